@@ -1,0 +1,84 @@
+#include "cli.hpp"
+
+#include <cxxopts.hpp>
+#include <fmt/format.h>
+
+#include <new>
+
+#include "error.hpp"
+#include "text.hpp"
+
+#ifndef EFFSCALE_VERSION
+#define EFFSCALE_VERSION "dev"
+#endif
+
+namespace effscale {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"table", "params, MACs, FLOPs and memory of EfficientNet B0-B7 or any scaled model", cmd_table},
+      {"describe", "every layer of one scaled model, per-stage totals, depthwise/pointwise split",
+       cmd_describe},
+      {"baselines", "list the built-in baselines, or print one in the baseline-file format",
+       cmd_baselines},
+  };
+  return table;
+}
+
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "effscale " EFFSCALE_VERSION
+         " - EfficientNet-style compound model scaling, measured on real hardware\n\n"
+         "usage: effscale <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands()) out << fmt::format("  {:<10} {}\n", c.name, c.summary);
+  out << "\nRun 'effscale <command> --help' for a command's options.\n";
+}
+
+std::vector<std::string> command_names() {
+  std::vector<std::string> names;
+  for (const auto& c : commands()) names.emplace_back(c.name);
+  return names;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, Io& io) {
+  try {
+    if (args.empty()) {
+      print_usage(io.err);
+      return kExitUsage;
+    }
+    const std::string& name = args[0];
+    if (name == "-h" || name == "--help" || name == "help") {
+      if (name == "help" && args.size() > 1) return run_cli({args[1], "--help"}, io);
+      print_usage(io.out);
+      return kExitOk;
+    }
+    if (name == "--version" || name == "version") {
+      io.out << "effscale " EFFSCALE_VERSION "\n";
+      return kExitOk;
+    }
+    for (const auto& c : commands()) {
+      if (name == c.name) return c.run(args, io);
+    }
+    std::string hint = closest_match(name, command_names());
+    throw Error(fmt::format("unknown command '{}'{} (commands: {}; see 'effscale --help')", name,
+                            hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
+                            join(command_names(), ", ")));
+  } catch (const Error& e) {
+    io.err << "effscale: error: " << e.what() << '\n';
+    return e.kind() == ErrorKind::kUsage ? kExitUsage : kExitRuntime;
+  } catch (const cxxopts::exceptions::exception& e) {
+    io.err << "effscale: error: " << e.what() << '\n';
+    return kExitUsage;
+  } catch (const std::bad_alloc&) {
+    io.err << "effscale: error: out of memory\n";
+    return kExitRuntime;
+  } catch (const std::exception& e) {
+    io.err << "effscale: error: " << e.what() << '\n';
+    return kExitRuntime;
+  }
+}
+
+}  // namespace effscale

@@ -1,0 +1,212 @@
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "error.hpp"
+#include "io.hpp"
+#include "text.hpp"
+
+namespace effscale {
+
+namespace {
+
+// "--long" and "-s" spellings of every option.
+std::vector<std::string> option_spellings(const cxxopts::Options& options) {
+  std::vector<std::string> names;
+  for (const auto& group : options.groups()) {
+    for (const auto& o : options.group_help(group).options) {
+      if (!o.s.empty()) names.push_back("-" + o.s);
+      for (const auto& l : o.l) names.push_back("--" + l);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+cxxopts::ParseResult parse_options(cxxopts::Options& options, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::string program = "effscale " + args.at(0);
+  argv.push_back(program.c_str());
+  for (size_t i = 1; i < args.size(); ++i) argv.push_back(args[i].c_str());
+  try {
+    auto result = options.parse(static_cast<int>(argv.size()), argv.data());
+    if (!result.unmatched().empty()) {
+      throw Error(fmt::format("unexpected argument '{}' (see 'effscale {} --help')",
+                              result.unmatched().front(), args[0]));
+    }
+    return result;
+  } catch (const cxxopts::exceptions::no_such_option&) {
+    // Name the unknown argument and suggest the closest option.
+    const auto names = option_spellings(options);
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a.size() < 2 || a[0] != '-') continue;
+      const std::string name = a.substr(0, a.find('='));
+      if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+      if (name[1] != '-' && (std::isdigit(static_cast<unsigned char>(name[1])) || name[1] == '.'))
+        throw Error(fmt::format("'{}' looks like a negative number: write it as --option={}", a, a));
+      const std::string hint = closest_match(name, names);
+      throw Error(fmt::format("unknown option '{}' for 'effscale {}'{}", name, args[0],
+                              hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+    }
+    throw;
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw Error(fmt::format("{} (see 'effscale {} --help')", e.what(), args[0]));
+  }
+}
+
+std::optional<std::string> option_text(const cxxopts::ParseResult& result, const std::string& name) {
+  if (!result.count(name)) return std::nullopt;
+  return result[name].as<std::string>();
+}
+
+void add_model_options(cxxopts::Options& options) {
+  options.add_options("Model")
+      ("baseline", "Network to scale: efficientnet-b0, mobilenet-v2, or a baseline file (format in README.md)",
+       cxxopts::value<std::string>()->default_value("efficientnet-b0"), "NAME|FILE")
+      ("phi", "Formula models d=alpha^phi, w=beta^phi, r=round(base*gamma^phi); comma list, e.g. 0,1,2 "
+              "(negative values as --phi=-1). The published B1-B7 are not exactly these models: "
+              "the tool shows both",
+       cxxopts::value<std::string>(), "LIST")
+      ("alpha", "Depth coefficient of formula models", cxxopts::value<std::string>()->default_value("1.2"), "A")
+      ("beta", "Width coefficient of formula models", cxxopts::value<std::string>()->default_value("1.1"), "B")
+      ("gamma", "Resolution coefficient of formula models", cxxopts::value<std::string>()->default_value("1.15"), "G")
+      ("width", "Custom model: width multiplier (default 1)", cxxopts::value<std::string>(), "W")
+      ("depth", "Custom model: depth multiplier (default 1)", cxxopts::value<std::string>(), "D")
+      ("resolution", "Custom model: input resolution in pixels (default the baseline's)",
+       cxxopts::value<std::string>(), "R")
+      ("max-memory", "Refuse models whose batch-1 activation memory exceeds this (e.g. 8G; default half of RAM)",
+       cxxopts::value<std::string>(), "SIZE");
+}
+
+ModelOptions read_model_options(const cxxopts::ParseResult& result) {
+  ModelOptions m;
+  m.baseline = load_baseline(result["baseline"].as<std::string>());
+  auto coefficient = [&](const char* name) {
+    const double v = require_double(result[name].as<std::string>(), fmt::format("--{}", name));
+    if (!(v >= 1 && v <= 8))
+      throw Error(fmt::format("--{} {} is out of range [1, 8] (compound scaling grows every dimension)", name, v));
+    return v;
+  };
+  m.coefficients.alpha = coefficient("alpha");
+  m.coefficients.beta = coefficient("beta");
+  m.coefficients.gamma = coefficient("gamma");
+  if (auto phi = option_text(result, "phi")) {
+    for (const auto& item : list_option(*phi, "--phi")) {
+      const double v = require_double(item, "--phi");
+      if (!(v >= -8 && v <= 16)) throw Error(fmt::format("--phi {} is out of range [-8, 16]", v));
+      m.phis.push_back(v);
+    }
+  }
+  const auto width = option_text(result, "width");
+  const auto depth = option_text(result, "depth");
+  const auto resolution = option_text(result, "resolution");
+  if (width || depth || resolution) {
+    ScaleFactors f{1.0, 1.0, m.baseline.resolution};
+    if (width) f.width = require_double(*width, "--width");
+    if (depth) f.depth = require_double(*depth, "--depth");
+    if (resolution) {
+      const auto r = require_int(*resolution, "--resolution");
+      if (r < 16 || r > 8192) throw Error(fmt::format("resolution {} is out of range [16, 8192]", r));
+      f.resolution = static_cast<int>(r);
+    }
+    check_factors(f);
+    m.custom = f;
+  }
+  if (auto limit = option_text(result, "max-memory")) {
+    auto bytes = parse_bytes(*limit);
+    if (!bytes || *bytes <= 0)
+      throw Error(fmt::format("--max-memory: '{}' is not a positive size (e.g. 512M, 8G)", *limit));
+    m.max_memory = *bytes;
+  } else {
+    const std::int64_t ram = physical_memory_bytes();
+    m.max_memory = ram > 0 ? ram / 2 : (std::int64_t{8} << 30);
+  }
+  return m;
+}
+
+ModelChoice resolve_model(const std::string& raw_name, const ModelOptions& options) {
+  std::string name = raw_name;
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "base" || name == options.baseline.name) {
+    return {"base", "official", {1.0, 1.0, options.baseline.resolution}, NAN};
+  }
+  if (auto preset = find_preset(name)) return {preset->name, "official", preset->factors, NAN};
+  std::vector<std::string> valid;
+  for (const auto& p : official_presets()) valid.push_back(p.name);
+  valid.push_back("base");
+  std::string hint = closest_match(name, valid);
+  throw Error(fmt::format("unknown model '{}'{} (valid: {}; or use --phi or --width/--depth/--resolution)",
+                          raw_name, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
+                          join(valid, ", ")));
+}
+
+std::vector<ModelChoice> formula_models(const ModelOptions& options) {
+  std::vector<ModelChoice> models;
+  for (double phi : options.phis) {
+    ModelChoice m{"phi" + shortest(phi), "formula",
+                  compound_factors(phi, options.coefficients, options.baseline.resolution), phi};
+    try {
+      check_factors(m.factors);
+    } catch (const Error& e) {
+      throw Error(fmt::format("phi {} with alpha {}, beta {}, gamma {}: {}", phi, options.coefficients.alpha,
+                              options.coefficients.beta, options.coefficients.gamma, e.what()));
+    }
+    models.push_back(m);
+  }
+  return models;
+}
+
+ModelChoice custom_model(const ModelOptions& options) {
+  return {"custom", "custom", options.custom.value(), NAN};
+}
+
+void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what) {
+  if (bytes > limit) {
+    throw runtime_failure(fmt::format("{} needs {} of activation memory, over the limit of {} "
+                                      "(raise it with --max-memory)",
+                                      what, human_bytes(bytes), human_bytes(limit)));
+  }
+}
+
+void add_output_options(cxxopts::Options& options) {
+  options.add_options("Output")
+      ("format", "table (aligned, human units), csv or json (exact integers)",
+       cxxopts::value<std::string>()->default_value("table"), "FMT")
+      ("o,output", "Write to FILE (atomically) instead of standard output", cxxopts::value<std::string>(), "FILE")
+      ("h,help", "Show this help");
+}
+
+Format read_format(const cxxopts::ParseResult& result) {
+  const std::string f = result["format"].as<std::string>();
+  if (f == "table") return Format::kTable;
+  if (f == "csv") return Format::kCsv;
+  if (f == "json") return Format::kJson;
+  throw Error(fmt::format("--format '{}' is not one of: table, csv, json", f));
+}
+
+void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io) {
+  if (auto path = option_text(result, "output")) {
+    write_file_atomic(*path, text);
+    io.err << "wrote " << *path << '\n';
+  } else {
+    io.out << text;
+    io.out.flush();
+  }
+}
+
+std::vector<std::string> list_option(const std::string& text, const std::string& what) {
+  std::vector<std::string> items;
+  for (std::string_view item : split(text, ',')) {
+    item = trim(item);
+    if (item.empty()) throw Error(fmt::format("{}: '{}' has an empty item", what, text));
+    items.emplace_back(item);
+  }
+  return items;
+}
+
+}  // namespace effscale

@@ -1,0 +1,75 @@
+#pragma once
+// Options shared by several subcommands: choosing the baseline and the scaled models, output
+// format and destination, and strict parsing of option values.
+
+#include <cxxopts.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "scaling.hpp"
+#include "spec.hpp"
+
+namespace effscale {
+
+/// Parses `args` (args[0] is the command name). Unknown options and stray arguments become an
+/// Error with a "did you mean" hint.
+cxxopts::ParseResult parse_options(cxxopts::Options& options, const std::vector<std::string>& args);
+
+/// The value of a string option, if given.
+std::optional<std::string> option_text(const cxxopts::ParseResult& result, const std::string& name);
+
+/// --baseline, --phi, --alpha, --beta, --gamma, --width, --depth, --resolution, --max-memory.
+void add_model_options(cxxopts::Options& options);
+
+/// One model to build: a preset, a formula model (phi) or a custom (width, depth, resolution).
+struct ModelChoice {
+  std::string name;      ///< "b3", "phi1", "custom"
+  std::string kind;      ///< "official", "formula", "custom"
+  ScaleFactors factors;
+  double phi = NAN;      ///< formula models only
+};
+
+/// What the model options asked for.
+struct ModelOptions {
+  NetworkSpec baseline;
+  Coefficients coefficients;
+  std::vector<double> phis;                 ///< --phi values, in order
+  std::optional<ScaleFactors> custom;       ///< --width/--depth/--resolution, if any was given
+  std::int64_t max_memory = 0;              ///< bytes of activation memory allowed per model
+};
+
+ModelOptions read_model_options(const cxxopts::ParseResult& result);
+
+/// A preset name ("b3", "efficientnet-b3") or "base" (the baseline unscaled). Throws Error with
+/// the valid names.
+ModelChoice resolve_model(const std::string& name, const ModelOptions& options);
+
+/// One formula model per --phi value.
+std::vector<ModelChoice> formula_models(const ModelOptions& options);
+
+/// The custom model from --width/--depth/--resolution.
+ModelChoice custom_model(const ModelOptions& options);
+
+/// Throws a runtime Error when `bytes` exceeds the --max-memory limit.
+void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what);
+
+/// Output formats of the printing commands.
+enum class Format { kTable, kCsv, kJson };
+
+/// --format and --output.
+void add_output_options(cxxopts::Options& options);
+
+Format read_format(const cxxopts::ParseResult& result);
+
+/// Prints `text` on io.out, or writes it atomically to --output when given.
+void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io);
+
+/// A comma-separated list option, split and trimmed; empty items are an Error.
+std::vector<std::string> list_option(const std::string& text, const std::string& what);
+
+}  // namespace effscale

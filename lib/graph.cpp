@@ -1,0 +1,179 @@
+#include "graph.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace effscale {
+
+std::string_view to_string(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::kConv: return "conv";
+    case LayerKind::kDepthwiseConv: return "dwconv";
+    case LayerKind::kGlobalAvgPool: return "avgpool";
+    case LayerKind::kChannelScale: return "scale";
+    case LayerKind::kFullyConnected: return "fc";
+  }
+  return "?";
+}
+
+std::string_view to_string(LayerRole role) {
+  switch (role) {
+    case LayerRole::kStem: return "stem";
+    case LayerRole::kExpand: return "expand";
+    case LayerRole::kDepthwise: return "depthwise";
+    case LayerRole::kSePool: return "se_pool";
+    case LayerRole::kSeReduce: return "se_reduce";
+    case LayerRole::kSeExpand: return "se_expand";
+    case LayerRole::kSeScale: return "se_scale";
+    case LayerRole::kProject: return "project";
+    case LayerRole::kHead: return "head";
+    case LayerRole::kHeadPool: return "pool";
+    case LayerRole::kClassifier: return "fc";
+  }
+  return "?";
+}
+
+namespace {
+
+class Builder {
+ public:
+  explicit Builder(Graph& g) : g_(g) {}
+
+  int input(int c, int h, int w) {
+    g_.tensors.push_back({c, h, w, -1, -1});
+    return static_cast<int>(g_.tensors.size()) - 1;
+  }
+
+  // Appends `layer` reading tensor `in`; fills shapes and padding from kernel/stride.
+  int add(Layer layer, int in, int out_c) {
+    const TensorInfo& src = g_.tensors[in];
+    layer.input = in;
+    layer.in_c = src.c;
+    layer.in_h = src.h;
+    layer.in_w = src.w;
+    layer.out_c = out_c;
+    if (layer.kind == LayerKind::kGlobalAvgPool) {
+      layer.out_h = layer.out_w = 1;
+    } else if (layer.kind == LayerKind::kFullyConnected) {
+      layer.out_h = layer.out_w = 1;
+    } else {
+      layer.out_h = same_output_size(src.h, layer.stride);
+      layer.out_w = same_output_size(src.w, layer.stride);
+      const int pad_h = std::max((layer.out_h - 1) * layer.stride + layer.kernel - src.h, 0);
+      const int pad_w = std::max((layer.out_w - 1) * layer.stride + layer.kernel - src.w, 0);
+      layer.pad_top = pad_h / 2;
+      layer.pad_bottom = pad_h - layer.pad_top;
+      layer.pad_left = pad_w / 2;
+      layer.pad_right = pad_w - layer.pad_left;
+    }
+    const int index = static_cast<int>(g_.layers.size());
+    g_.tensors.push_back({layer.out_c, layer.out_h, layer.out_w, index, -1});
+    layer.output = static_cast<int>(g_.tensors.size()) - 1;
+    g_.layers.push_back(layer);
+    return layer.output;
+  }
+
+  static Layer conv(LayerRole role, int stage, int block, int kernel, int stride,
+                    Activation act, bool bn, bool bias) {
+    Layer l;
+    l.kind = LayerKind::kConv;
+    l.role = role;
+    l.stage = stage;
+    l.block = block;
+    l.kernel = kernel;
+    l.stride = stride;
+    l.activation = act;
+    l.batch_norm = bn;
+    l.bias = bias;
+    return l;
+  }
+
+ private:
+  Graph& g_;
+};
+
+}  // namespace
+
+void expand(const NetworkSpec& spec, Graph& g) {
+  g.tensors.clear();
+  g.layers.clear();
+  Builder b(g);
+  const Activation act = spec.activation;
+  int x = b.input(spec.image_channels, spec.resolution, spec.resolution);
+  x = b.add(Builder::conv(LayerRole::kStem, -1, -1, spec.stem.kernel, spec.stem.stride, act, true, false),
+            x, spec.stem.channels);
+
+  for (int s = 0; s < static_cast<int>(spec.stages.size()); ++s) {
+    const BlockArgs& stage = spec.stages[s];
+    for (int r = 0; r < stage.repeats; ++r) {
+      const int block_in = r == 0 ? stage.in_channels : stage.out_channels;
+      const int stride = r == 0 ? stage.stride : 1;
+      const int expanded = block_in * stage.expand_ratio;
+      const int block_input = x;
+      if (stage.expand_ratio != 1) {
+        x = b.add(Builder::conv(LayerRole::kExpand, s, r, 1, 1, act, true, false), x, expanded);
+      }
+      Layer dw = Builder::conv(LayerRole::kDepthwise, s, r, stage.kernel, stride, act, true, false);
+      dw.kind = LayerKind::kDepthwiseConv;
+      dw.groups = expanded;
+      x = b.add(dw, x, expanded);
+      if (stage.has_se()) {
+        const int squeezed = std::max(1, static_cast<int>(block_in * *stage.se_ratio));
+        Layer pool;
+        pool.kind = LayerKind::kGlobalAvgPool;
+        pool.role = LayerRole::kSePool;
+        pool.stage = s;
+        pool.block = r;
+        int gate = b.add(pool, x, expanded);
+        gate = b.add(Builder::conv(LayerRole::kSeReduce, s, r, 1, 1, act, false, true), gate, squeezed);
+        gate = b.add(Builder::conv(LayerRole::kSeExpand, s, r, 1, 1, Activation::kSigmoid, false, true),
+                     gate, expanded);
+        Layer scale;
+        scale.kind = LayerKind::kChannelScale;
+        scale.role = LayerRole::kSeScale;
+        scale.stage = s;
+        scale.block = r;
+        scale.gate = gate;
+        x = b.add(scale, x, expanded);
+      }
+      Layer project = Builder::conv(LayerRole::kProject, s, r, 1, 1, Activation::kNone, true, false);
+      if (stage.id_skip && stride == 1 && block_in == stage.out_channels) project.residual = block_input;
+      x = b.add(project, x, stage.out_channels);
+    }
+  }
+
+  if (spec.head_channels > 0) {
+    x = b.add(Builder::conv(LayerRole::kHead, -1, -1, 1, 1, act, true, false), x, spec.head_channels);
+  }
+  Layer pool;
+  pool.kind = LayerKind::kGlobalAvgPool;
+  pool.role = LayerRole::kHeadPool;
+  const int pooled_c = g.tensors[x].c;
+  x = b.add(pool, x, pooled_c);
+  Layer fc;
+  fc.kind = LayerKind::kFullyConnected;
+  fc.role = LayerRole::kClassifier;
+  fc.bias = true;
+  b.add(fc, x, spec.classes);
+
+  for (int i = 0; i < static_cast<int>(g.layers.size()); ++i) {
+    const Layer& l = g.layers[i];
+    for (int t : {l.input, l.gate, l.residual}) {
+      if (t >= 0) g.tensors[t].last_use = i;
+    }
+  }
+}
+
+Graph expand(const NetworkSpec& spec) {
+  Graph g;
+  expand(spec, g);
+  return g;
+}
+
+std::string layer_name(const Layer& l) {
+  if (l.stage < 0) return std::string(to_string(l.role));
+  return fmt::format("stage{}.block{}.{}", l.stage + 1, l.block + 1, to_string(l.role));
+}
+
+}  // namespace effscale

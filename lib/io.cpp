@@ -1,0 +1,76 @@
+#include "io.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "error.hpp"
+
+namespace effscale {
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  if (path.empty()) throw Error("output path is empty");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(fmt::format("output '{}' is a directory, not a file", path));
+  const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw runtime_failure(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  auto fail = [&](const char* step) {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return runtime_failure(fmt::format("cannot write '{}' ({}): {}", path, step, std::strerror(saved)));
+  };
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw fail("write");
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) throw fail("fsync");
+  if (::close(fd) != 0) {
+    const int saved = errno;
+    ::unlink(temp.c_str());
+    throw runtime_failure(fmt::format("cannot write '{}' (close): {}", path, std::strerror(saved)));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(temp.c_str());
+    throw runtime_failure(fmt::format("cannot write '{}' (rename): {}", path, std::strerror(saved)));
+  }
+}
+
+std::string read_text_file(const std::string& path, const std::string& what, std::int64_t max_bytes) {
+  if (path.empty()) throw Error(fmt::format("{} path is empty", what));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(fmt::format("cannot read {} '{}': {}", what, path, std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) throw Error(fmt::format("{} '{}' is a directory, not a file", what, path));
+  if (st.st_size > max_bytes)
+    throw Error(fmt::format("{} '{}' is larger than {} bytes", what, path, max_bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("cannot read {} '{}': {}", what, path, std::strerror(errno)));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw Error(fmt::format("cannot read {} '{}'", what, path));
+  return buffer.str();
+}
+
+std::int64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<std::int64_t>(pages) * page_size;
+}
+
+}  // namespace effscale

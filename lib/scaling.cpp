@@ -1,0 +1,99 @@
+#include "scaling.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.hpp"
+
+namespace effscale {
+
+void check_factors(const ScaleFactors& f) {
+  if (!(f.width > 0 && f.width <= 16))
+    throw Error(fmt::format("width multiplier {} is out of range (0, 16]", f.width));
+  if (!(f.depth > 0 && f.depth <= 16))
+    throw Error(fmt::format("depth multiplier {} is out of range (0, 16]", f.depth));
+  if (f.resolution < 16 || f.resolution > 8192)
+    throw Error(fmt::format("resolution {} is out of range [16, 8192]", f.resolution));
+}
+
+int round_filters(int channels, double width, int divisor) {
+  // Same double arithmetic as the Python reference, so ties and near-ties round alike.
+  const double filters = channels * width;
+  const double half = divisor / 2.0;
+  long long n = static_cast<long long>(filters + half) / divisor * divisor;
+  n = std::max<long long>(divisor, n);
+  if (static_cast<double>(n) < 0.9 * filters) n += divisor;
+  return static_cast<int>(n);
+}
+
+int round_repeats(int repeats, double depth) {
+  return static_cast<int>(std::ceil(depth * repeats));
+}
+
+const std::vector<Preset>& official_presets() {
+  // tensorflow/tpu efficientnet_builder.py efficientnet_params(): (width, depth, res, dropout).
+  static const std::vector<Preset> presets = {
+      {"b0", {1.0, 1.0, 224}}, {"b1", {1.0, 1.1, 240}}, {"b2", {1.1, 1.2, 260}},
+      {"b3", {1.2, 1.4, 300}}, {"b4", {1.4, 1.8, 380}}, {"b5", {1.6, 2.2, 456}},
+      {"b6", {1.8, 2.6, 528}}, {"b7", {2.0, 3.1, 600}}, {"b8", {2.2, 3.6, 672}},
+      {"l2", {4.3, 5.3, 800}},
+  };
+  return presets;
+}
+
+std::optional<Preset> find_preset(std::string_view name) {
+  constexpr std::string_view prefix = "efficientnet-";
+  if (name.substr(0, prefix.size()) == prefix) name.remove_prefix(prefix.size());
+  for (const auto& p : official_presets()) {
+    if (p.name == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<PublishedFigures> published_figures(std::string_view baseline, std::string_view preset) {
+  if (baseline == "efficientnet-b0") {
+    // Tan & Le 2019, Table 2: #Params and #FLOPs (the paper's FLOPs are multiply-adds).
+    struct Row { const char* name; double params; double macs; };
+    static const Row rows[] = {
+        {"b0", 5.3e6, 0.39e9}, {"b1", 7.8e6, 0.70e9}, {"b2", 9.2e6, 1.0e9}, {"b3", 12e6, 1.8e9},
+        {"b4", 19e6, 4.2e9},   {"b5", 30e6, 9.9e9},   {"b6", 43e6, 19e9},   {"b7", 66e6, 37e9},
+    };
+    for (const auto& r : rows) {
+      if (preset == r.name) return PublishedFigures{r.params, r.macs, "Tan & Le 2019, Table 2"};
+    }
+  }
+  if (baseline == "mobilenet-v2" && preset == "b0") {
+    return PublishedFigures{3.4e6, 300e6, "Sandler et al. 2018, Table 4"};
+  }
+  return std::nullopt;
+}
+
+ScaleFactors compound_factors(double phi, const Coefficients& c, int base_resolution) {
+  ScaleFactors f;
+  f.depth = std::pow(c.alpha, phi);
+  f.width = std::pow(c.beta, phi);
+  const double r = base_resolution * std::pow(c.gamma, phi);
+  f.resolution = static_cast<int>(std::nearbyint(std::min(r, 1e9)));
+  return f;
+}
+
+NetworkSpec scale(const NetworkSpec& base, const ScaleFactors& f) {
+  check_factors(f);
+  NetworkSpec s = base;
+  s.resolution = f.resolution;
+  s.stem.channels = round_filters(base.stem.channels, f.width);
+  for (auto& stage : s.stages) {
+    stage.in_channels = round_filters(stage.in_channels, f.width);
+    stage.out_channels = round_filters(stage.out_channels, f.width);
+    stage.repeats = round_repeats(stage.repeats, f.depth);
+  }
+  if (base.head_channels > 0) {
+    s.head_channels = round_filters(base.head_channels,
+                                    base.head_no_shrink ? std::max(1.0, f.width) : f.width);
+  }
+  return s;
+}
+
+}  // namespace effscale

@@ -1,0 +1,90 @@
+#pragma once
+// Baseline networks as plain data: the stem, stages of MBConv blocks, the head and classifier.
+// A spec holds channel counts and repeats exactly as given; scaling (scaling.hpp) produces another
+// spec with scaled numbers, and graph.hpp expands a spec into layers.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace effscale {
+
+/// Nonlinearities that appear in the networks (the network's own one, and SE's sigmoid gate).
+enum class Activation { kNone, kRelu, kRelu6, kSwish, kSigmoid };
+
+/// "none", "relu", "relu6", "swish", "sigmoid".
+std::string_view to_string(Activation activation);
+
+/// The network activations a baseline may choose: relu, relu6, swish (also "silu").
+/// Throws Error listing the allowed names.
+Activation parse_network_activation(std::string_view name);
+
+/// One stage of MBConv blocks, in the reference block-string format of tensorflow/tpu
+/// efficientnet_builder.py: "r1_k3_s11_e1_i32_o16_se0.25" = 1 repeat, kernel 3, stride 1x1,
+/// expand ratio 1, 32 input and 16 output channels, squeeze-and-excitation ratio 0.25.
+struct BlockArgs {
+  int repeats = 1;       ///< blocks in the stage (r)
+  int kernel = 3;        ///< depthwise kernel size, odd (k)
+  int stride = 1;        ///< stride of the stage's first block, same in both axes (s11, s22)
+  int expand_ratio = 1;  ///< expanded channels = input channels * expand_ratio (e)
+  int in_channels = 0;   ///< input channels of the stage's first block (i)
+  int out_channels = 0;  ///< output channels of every block of the stage (o)
+  std::optional<double> se_ratio;  ///< SE width = max(1, int(block input * ratio)) (se)
+  bool id_skip = true;   ///< false with "noskip": never a shortcut
+
+  bool has_se() const { return se_ratio && *se_ratio > 0; }
+  bool operator==(const BlockArgs& other) const;
+};
+
+/// Parses one block string. Fields may come in any order; r, k, s, e, i, o are required.
+/// Throws Error naming the field, its 1-based position and column, and what is allowed.
+BlockArgs parse_block_string(std::string_view text);
+
+/// The block string of `args`, in the reference encoder's field order (r k s e i o se noskip).
+std::string encode_block_string(const BlockArgs& args);
+
+/// The first convolution: image -> stem channels, kernel x kernel, stride.
+struct StemSpec {
+  int channels = 32;
+  int kernel = 3;
+  int stride = 2;
+};
+
+/// A whole baseline network. Every convolution is followed by BatchNorm; the stem, expansion,
+/// depthwise and head convolutions by `activation`; projections are linear. After the head come
+/// global average pooling and a fully connected classifier.
+struct NetworkSpec {
+  std::string name;
+  int resolution = 224;     ///< the baseline's input size (square)
+  int image_channels = 3;
+  StemSpec stem;
+  std::vector<BlockArgs> stages;
+  int head_channels = 1280;  ///< 1x1 conv before pooling; 0 = no head conv
+  bool head_no_shrink = false;  ///< MobileNetV2: the head keeps its width when width < 1
+  int classes = 1000;
+  Activation activation = Activation::kSwish;
+};
+
+/// Names of the built-in baselines: "efficientnet-b0", "mobilenet-v2".
+std::vector<std::string> builtin_baseline_names();
+
+/// A built-in baseline by name; throws Error listing the valid names.
+NetworkSpec builtin_baseline(std::string_view name);
+
+/// Parses a baseline file's text (format in README.md: one directive or block string per
+/// line). `source` names the file in error messages ("net.txt:7: ...").
+NetworkSpec parse_baseline_text(std::string_view text, std::string_view source);
+
+/// Writes a spec in the baseline file format (parse_baseline_text reads it back).
+std::string format_baseline_text(const NetworkSpec& spec);
+
+/// A built-in name, or else a path to a baseline file. Throws Error for an unknown name that is
+/// not a readable file (listing the built-in names).
+NetworkSpec load_baseline(std::string_view name_or_path);
+
+/// Checks the spec is a well-formed chain (positive sizes, odd kernels, stage i matches the
+/// previous o). Throws Error naming the stage and field.
+void validate(const NetworkSpec& spec);
+
+}  // namespace effscale

@@ -1,0 +1,94 @@
+#pragma once
+// Helpers shared by the tests: run the real CLI entry point with captured streams, temporary
+// directories, parsing of CSV output.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "csv.hpp"
+
+namespace effscale::test {
+
+struct CliRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+inline CliRun run(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  Io io{out, err, false};
+  CliRun r;
+  r.status = run_cli(args, io);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+/// A fresh directory under /tmp, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "effscale-test-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name), std::ios::binary) << text;
+    return file(name);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  /// Names of the entries in the directory.
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    return names;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The CSV text as a header plus rows of name -> value.
+struct Csv {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::string at(size_t row, const std::string& column) const {
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == column) return rows.at(row).at(i);
+    throw std::runtime_error("no column " + column);
+  }
+};
+
+inline Csv parse(const std::string& text) {
+  auto rows = parse_csv(text, "output");
+  Csv csv;
+  if (rows.empty()) return csv;
+  csv.header = rows[0];
+  csv.rows.assign(rows.begin() + 1, rows.end());
+  for (const auto& r : csv.rows)
+    if (r.size() != csv.header.size()) throw std::runtime_error("ragged CSV row");
+  return csv;
+}
+
+}  // namespace effscale::test
