@@ -19,6 +19,7 @@ const std::vector<Command>& commands() {
       {"table", "params, MACs, FLOPs and memory of EfficientNet B0-B7 or any scaled model", cmd_table},
       {"describe", "every layer of one scaled model, per-stage totals, depthwise/pointwise split",
        cmd_describe},
+      {"bench", "build scaled models with oneDNN and measure their latency (median, p10, p90)", cmd_bench},
       {"baselines", "list the built-in baselines, or print one in the baseline-file format",
        cmd_baselines},
   };

@@ -69,7 +69,7 @@ void add_model_options(cxxopts::Options& options) {
       ("baseline", "Network to scale: efficientnet-b0, mobilenet-v2, or a baseline file (format in README.md)",
        cxxopts::value<std::string>()->default_value("efficientnet-b0"), "NAME|FILE")
       ("phi", "Formula models d=alpha^phi, w=beta^phi, r=round(base*gamma^phi); comma list, e.g. 0,1,2 "
-              "(negative values as --phi=-1). The published B1-B7 are not exactly these models: "
+              "(negative values scale down). The published B1-B7 are not exactly these models: "
               "the tool shows both",
        cxxopts::value<std::string>(), "LIST")
       ("alpha", "Depth coefficient of formula models", cxxopts::value<std::string>()->default_value("1.2"), "A")

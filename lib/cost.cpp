@@ -35,31 +35,41 @@ LayerCost layer_cost(const Layer& l) {
   return c;
 }
 
+std::int64_t peak_activation_bytes(const Graph& g, int channel_block) {
+  auto elements = [&](int t) {
+    const TensorInfo& x = g.tensors[t];
+    const std::int64_t c = (x.c + channel_block - 1) / channel_block * channel_block;
+    return c * x.h * x.w;
+  };
+  // The image is alive from the start; each output from its producer to its last use.
+  std::int64_t live = g.tensors.empty() ? 0 : elements(0);
+  std::int64_t peak = live;
+  for (int i = 0; i < static_cast<int>(g.layers.size()); ++i) {
+    const Layer& l = g.layers[i];
+    live += elements(l.output);
+    peak = std::max(peak, live);
+    const int reads[3] = {l.input, l.gate, l.residual};
+    for (int k = 0; k < 3; ++k) {
+      const int t = reads[k];
+      const bool repeated = (k > 0 && t == reads[0]) || (k > 1 && t == reads[1]);
+      if (t >= 0 && !repeated && g.tensors[t].last_use == i) live -= elements(t);
+    }
+    if (g.tensors[l.output].last_use < 0) live -= elements(l.output);
+  }
+  return peak * static_cast<std::int64_t>(sizeof(float));
+}
+
 NetworkCost network_cost(const Graph& g) {
   NetworkCost n;
-  const int layers = static_cast<int>(g.layers.size());
-  // Liveness: the image is alive from the start; each output from its producer to its last use.
-  std::int64_t live = g.tensors.empty() ? 0 : g.tensors[0].elements();
-  std::int64_t peak = live;
-  for (int i = 0; i < layers; ++i) {
-    const Layer& l = g.layers[i];
+  for (const Layer& l : g.layers) {
     const LayerCost c = layer_cost(l);
     n.total += c;
     if (l.kind == LayerKind::kDepthwiseConv) n.depthwise_macs += c.macs;
     if (l.kind == LayerKind::kConv && l.kernel == 1 &&
         (l.role == LayerRole::kExpand || l.role == LayerRole::kProject || l.role == LayerRole::kHead))
       n.pointwise_macs += c.macs;
-    live += g.tensors[l.output].elements();
-    peak = std::max(peak, live);
-    const int reads[3] = {l.input, l.gate, l.residual};
-    for (int k = 0; k < 3; ++k) {
-      const int t = reads[k];
-      const bool repeated = (k > 0 && t == reads[0]) || (k > 1 && t == reads[1]);
-      if (t >= 0 && !repeated && g.tensors[t].last_use == i) live -= g.tensors[t].elements();
-    }
-    if (g.tensors[l.output].last_use < 0) live -= g.tensors[l.output].elements();
   }
-  n.peak_activation_bytes = peak * static_cast<std::int64_t>(sizeof(float));
+  n.peak_activation_bytes = peak_activation_bytes(g, 1);
   return n;
 }
 

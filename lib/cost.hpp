@@ -46,6 +46,10 @@ struct NetworkCost {
 /// Cost of one layer.
 LayerCost layer_cost(const Layer& layer);
 
+/// Peak activation memory (float32, batch 1) by tensor liveness, with channel counts rounded up to
+/// a multiple of `channel_block` (16 for the blocked layouts oneDNN pads to).
+std::int64_t peak_activation_bytes(const Graph& graph, int channel_block = 1);
+
 /// Cost of the whole network.
 NetworkCost network_cost(const Graph& graph);
 

@@ -3,11 +3,23 @@
 
 #include <sys/stat.h>
 
+#include <set>
+
 #include "test_util.hpp"
 #include "text.hpp"
 
 using namespace effscale;
 using effscale::test::run;
+
+namespace {
+
+struct BadInput {
+  std::vector<std::string> args;
+  int status;
+  const char* message;
+};
+
+}  // namespace
 
 TEST_CASE("table --format csv: B0-B7 with exact integers", "[cli]") {
   const auto r = run({"table", "--format", "csv"});
@@ -126,16 +138,6 @@ TEST_CASE("help and version", "[cli]") {
   CHECK(run({}).status == 2);
 }
 
-namespace {
-
-struct BadInput {
-  std::vector<std::string> args;
-  int status;
-  const char* message;
-};
-
-}  // namespace
-
 TEST_CASE("bad input: one error line, the right exit status, nothing written", "[cli]") {
   test::TempDir dir;
   const auto bad_file = dir.write("bad.txt", "stem 32\nr1_k3_s11_e1_i32_o16\nr2_k3_s22_e6_i16_o24_se0.2x5\nhead 1280\n");
@@ -200,4 +202,65 @@ TEST_CASE("an unwritable output leaves the previous report intact", "[cli]") {
   ::chmod(dir.path().c_str(), 0755);
   CHECK(r.status == 1);
   CHECK(test::read_file(path) == "previous\n");
+}
+
+TEST_CASE("bench --format csv prints one parseable row per model", "[cli][onednn]") {
+  const auto r = run({"bench", "b0", "--format", "csv", "--runs", "3", "--min-time", "0", "--warmup", "1"});
+  REQUIRE(r.status == 0);
+  const auto csv = test::parse(r.out);
+  REQUIRE(csv.rows.size() == 1);
+  for (const char* column : {"model", "resolution", "batch", "threads", "macs", "median_ms", "p10_ms", "p90_ms",
+                             "runs", "gmacs_per_s"}) {
+    CHECK(std::find(csv.header.begin(), csv.header.end(), column) != csv.header.end());
+  }
+  CHECK(csv.at(0, "macs") == "385814752");
+  CHECK(std::stod(csv.at(0, "median_ms")) > 0);
+  CHECK(std::stoi(csv.at(0, "runs")) >= 3);
+  CHECK(std::stod(csv.at(0, "p10_ms")) <= std::stod(csv.at(0, "p90_ms")));
+}
+
+TEST_CASE("bench --layers breaks the time down by layer kind", "[cli][onednn]") {
+  const auto r = run({"bench", "--width", "0.5", "--resolution", "96", "--layers", "--runs", "3", "--min-time", "0",
+                      "--format", "json", "--threads", "1"});
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["models"].size() == 1);
+  CHECK(j["threads"] == 1);
+  std::set<std::string> groups;
+  double share = 0;
+  for (const auto& row : j["profile"]) {
+    groups.insert(row["group"].get<std::string>());
+    share += row["share"].get<double>();
+  }
+  CHECK(groups == std::set<std::string>{"stem", "pointwise conv", "depthwise conv", "squeeze-excite", "head"});
+  CHECK(share == Approx(1.0));
+  const auto text = run({"bench", "--width", "0.5", "--resolution", "96", "--layers", "--runs", "2", "--min-time", "0"});
+  REQUIRE(text.status == 0);
+  CHECK(text.out.find("where the time goes") != std::string::npos);
+  CHECK(text.out.find("oneDNN 2.") != std::string::npos);
+  CHECK(text.out.find("ISA ") != std::string::npos);
+}
+
+TEST_CASE("bench: bad input gets one error line", "[cli]") {
+  const std::vector<BadInput> cases = {
+      {{"bench", "--batch", "0"}, 2, "--batch 0 is out of range [1, 4096]"},
+      {{"bench", "--batch", "-3"}, 2, "--batch -3 is out of range"},
+      {{"bench", "--threads", "0"}, 2, "--threads 0 is out of range"},
+      {{"bench", "--threads", "two"}, 2, "--threads: 'two' is not an integer"},
+      {{"bench", "--runs", "0"}, 2, "--runs 0 is out of range"},
+      {{"bench", "--min-time", "inf"}, 2, "--min-time: 'inf' is not a finite number"},
+      {{"bench", "--layout", "nchw"}, 2, "--layout 'nchw' is not one of: blocked, nhwc"},
+      {{"bench", "b7", "--batch", "64", "--max-memory", "1G"}, 1,
+       "model b7 at batch 64 needs an estimated"},
+      {{"bench", "b0", "zz"}, 2, "unknown model 'zz'"},
+  };
+  for (const auto& c : cases) {
+    INFO(effscale::join(c.args, " "));
+    const auto r = run(c.args);
+    CHECK(r.status == c.status);
+    CHECK(r.out.empty());
+    CHECK(r.err.rfind("effscale: error: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find(c.message) != std::string::npos);
+  }
 }

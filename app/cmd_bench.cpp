@@ -1,0 +1,242 @@
+// effscale bench: build scaled models as oneDNN primitive graphs and measure their latency.
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "bench.hpp"
+#include "cli.hpp"
+#include "cost.hpp"
+#include "error.hpp"
+#include "interrupt.hpp"
+#include "machine.hpp"
+#include "options.hpp"
+#include "report/table.hpp"
+#include "text.hpp"
+
+namespace effscale {
+
+namespace {
+
+struct BenchRow {
+  ModelChoice model;
+  NetworkCost cost;
+  BenchResult result;
+};
+
+struct BenchSetup {
+  int batch = 1;
+  BenchOptions options;
+};
+
+double gmacs_per_s(const BenchRow& r, int batch) {
+  return r.result.latency.median_ms > 0
+             ? static_cast<double>(r.cost.total.macs) * batch / (r.result.latency.median_ms * 1e6)
+             : 0.0;
+}
+
+std::string machine_line(const BenchSetup& s) {
+  return fmt::format("oneDNN {}, ISA {}, {} ({} cores); {} threads, batch {}, layout {}", onednn_version(),
+                     onednn_isa(), cpu_model(), available_cores(), s.options.threads, s.batch,
+                     to_string(s.options.network.layout));
+}
+
+DataTable model_data(const std::vector<BenchRow>& rows, const BenchSetup& s) {
+  DataTable t;
+  t.columns = {"model", "resolution", "batch", "threads", "macs", "median_ms", "p10_ms", "p90_ms", "min_ms",
+               "runs", "gmacs_per_s", "params", "activation_bytes", "weight_bytes", "build_ms", "layout",
+               "onednn", "isa", "cpu"};
+  for (const auto& r : rows) {
+    const auto& l = r.result.latency;
+    t.rows.push_back({r.model.name, std::int64_t(r.model.factors.resolution), std::int64_t(s.batch),
+                      std::int64_t(r.result.threads), r.cost.total.macs, l.median_ms, l.p10_ms, l.p90_ms, l.min_ms,
+                      std::int64_t(l.runs), gmacs_per_s(r, s.batch), r.cost.total.params, r.result.activation_bytes,
+                      r.result.weight_bytes, r.result.build_ms, std::string(to_string(s.options.network.layout)),
+                      onednn_version(), onednn_isa(), cpu_model()});
+  }
+  return t;
+}
+
+DataTable profile_data(const std::vector<BenchRow>& rows) {
+  DataTable t;
+  t.columns = {"model", "group", "primitives", "ms", "share", "network_median_ms"};
+  for (const auto& r : rows) {
+    for (const auto& g : r.result.groups) {
+      t.rows.push_back({r.model.name, std::string(to_string(g.group)), std::int64_t(g.primitives), g.ms,
+                        r.result.profile_total_ms > 0 ? g.ms / r.result.profile_total_ms : 0.0,
+                        r.result.latency.median_ms});
+    }
+  }
+  return t;
+}
+
+std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
+  std::ostringstream out;
+  const auto& timing = s.options.timing;
+  out << machine_line(s) << '\n'
+      << fmt::format("timing: {} warm-up runs, then at least {} runs and {} s per model\n\n", timing.warmup_runs,
+                     timing.min_runs, shortest(timing.min_seconds));
+  TextTable t;
+  t.headers = {"model", "res", "MACs", "median ms", "p10 ms", "p90 ms", "runs", "GMAC/s", "activations", "weights"};
+  t.right_aligned = {false, true, true, true, true, true, true, true, true, true};
+  for (const auto& r : rows) {
+    const auto& l = r.result.latency;
+    t.rows.push_back({r.model.name, std::to_string(r.model.factors.resolution), human(r.cost.total.macs, 1e9) + "B",
+                      fmt::format("{:.3f}", l.median_ms), fmt::format("{:.3f}", l.p10_ms),
+                      fmt::format("{:.3f}", l.p90_ms), std::to_string(l.runs), fmt::format("{:.1f}", gmacs_per_s(r, s.batch)),
+                      human_bytes(r.result.activation_bytes), human_bytes(r.result.weight_bytes)});
+  }
+  write_text(t, out);
+  for (const auto& r : rows) {
+    if (r.result.groups.empty()) continue;
+    const double total = r.result.profile_total_ms;
+    out << fmt::format("\n{}: where the time goes (per-primitive medians sum to {:.3f} ms, {:.0f}% of the {:.3f} ms "
+                       "network median)\n",
+                       r.model.name, total, 100 * total / r.result.latency.median_ms, r.result.latency.median_ms);
+    TextTable g;
+    g.headers = {"group", "primitives", "ms", "share"};
+    g.right_aligned = {false, true, true, true};
+    for (const auto& group : r.result.groups) {
+      g.rows.push_back({std::string(to_string(group.group)), std::to_string(group.primitives),
+                        fmt::format("{:.3f}", group.ms), fmt::format("{:.1f}%", 100 * group.ms / total)});
+    }
+    write_text(g, out);
+    std::vector<size_t> order(r.result.primitive_ms.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.result.primitive_ms[a] > r.result.primitive_ms[b]; });
+    out << "slowest primitives:\n";
+    for (size_t k = 0; k < std::min<size_t>(5, order.size()); ++k) {
+      const auto& p = r.result.primitives[order[k]];
+      out << fmt::format("  {:<28} {:<14} {:>8.3f} ms  {}\n", p.name, p.primitive, r.result.primitive_ms[order[k]], p.impl);
+    }
+  }
+  return out.str();
+}
+
+int positive_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int max) {
+  auto text = option_text(result, name);
+  if (!text) return fallback;
+  const auto v = require_int(*text, "--" + name);
+  if (v < 1 || v > max) throw Error(fmt::format("--{} {} is out of range [1, {}]", name, v, max));
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+ActivationLayout read_layout(const cxxopts::ParseResult& result) {
+  const std::string layout = result["layout"].as<std::string>();
+  if (layout == "blocked") return ActivationLayout::kBlocked;
+  if (layout == "nhwc") return ActivationLayout::kNhwc;
+  throw Error(fmt::format("--layout '{}' is not one of: blocked, nhwc", layout));
+}
+
+void add_bench_options(cxxopts::Options& opts, int default_runs, double default_seconds) {
+  opts.add_options("Measurement")
+      ("batch", "Images per forward pass", cxxopts::value<std::string>()->default_value("1"), "N")
+      ("threads", "oneDNN threads (default: every core)", cxxopts::value<std::string>(), "N")
+      ("runs", "Minimum timed runs per model", cxxopts::value<std::string>()->default_value(std::to_string(default_runs)), "N")
+      ("min-time", "Minimum timed seconds per model", cxxopts::value<std::string>()->default_value(shortest(default_seconds)), "S")
+      ("warmup", "Untimed runs before timing", cxxopts::value<std::string>()->default_value("3"), "N")
+      ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
+      ("seed", "Seed of the synthetic weights and input", cxxopts::value<std::string>()->default_value("1"), "N");
+}
+
+BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
+  BenchOptions o;
+  o.network.batch = positive_option(result, "batch", 1, 4096);
+  o.threads = positive_option(result, "threads", available_cores(), 1024);
+  o.timing.min_runs = positive_option(result, "runs", 10, 1000000);
+  const double seconds = require_double(result["min-time"].as<std::string>(), "--min-time");
+  if (!(seconds >= 0 && seconds <= 3600)) throw Error(fmt::format("--min-time {} is out of range [0, 3600]", seconds));
+  o.timing.min_seconds = seconds;
+  const auto warmup = require_int(result["warmup"].as<std::string>(), "--warmup");
+  if (warmup < 0 || warmup > 10000) throw Error(fmt::format("--warmup {} is out of range [0, 10000]", warmup));
+  o.timing.warmup_runs = static_cast<int>(warmup);
+  o.network.layout = read_layout(result);
+  const auto seed = require_int(result["seed"].as<std::string>(), "--seed");
+  if (seed < 0) throw Error(fmt::format("--seed {} must not be negative", seed));
+  o.network.seed = static_cast<std::uint64_t>(seed);
+  return o;
+}
+
+void check_bench_memory(const Graph& graph, const NetworkCost& cost, int batch, std::int64_t limit, const std::string& name) {
+  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
+  const std::int64_t weights = cost.total.params * static_cast<std::int64_t>(sizeof(float));
+  if (activations + weights > limit) {
+    throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
+                                      "over the limit of {} (raise it with --max-memory)",
+                                      name, batch, human_bytes(activations + weights), human_bytes(activations),
+                                      human_bytes(weights), human_bytes(limit)));
+  }
+}
+
+int cmd_bench(const std::vector<std::string>& args, Io& io) {
+  cxxopts::Options opts("effscale bench",
+                        "Builds each model as a oneDNN primitive graph (synthetic weights) and measures its latency:\n"
+                        "median, p10, p90 and min over timed runs after warm-up. Models: names (b0..b8, l2, base), "
+                        "--phi values, or --width/--depth/--resolution; default b0.");
+  opts.positional_help("[MODEL...]");
+  opts.add_options("Model")("model", "Model names", cxxopts::value<std::vector<std::string>>());
+  opts.parse_positional({"model"});
+  add_model_options(opts);
+  add_bench_options(opts, 10, 1.0);
+  opts.add_options("Measurement")("layers", "Also time every primitive and show where the time goes");
+  add_output_options(opts);
+  auto result = parse_options(opts, args);
+  if (result.count("help")) {
+    io.out << opts.help({"Model", "Measurement", "Output"});
+    return kExitOk;
+  }
+  const Format format = read_format(result);
+  const ModelOptions options = read_model_options(result);
+  BenchSetup setup;
+  setup.options = read_bench_options(result);
+  setup.options.profile = result.count("layers") > 0;
+  setup.batch = setup.options.network.batch;
+
+  std::vector<ModelChoice> models;
+  if (result.count("model")) {
+    for (const auto& name : result["model"].as<std::vector<std::string>>()) models.push_back(resolve_model(name, options));
+  }
+  for (const auto& m : formula_models(options)) models.push_back(m);
+  if (options.custom) models.push_back(custom_model(options));
+  if (models.empty()) models.push_back(resolve_model("b0", options));
+
+  // Check every model before measuring any.
+  std::vector<Graph> graphs;
+  std::vector<NetworkCost> costs;
+  for (const auto& m : models) {
+    graphs.push_back(expand(scale(options.baseline, m.factors)));
+    costs.push_back(network_cost(graphs.back()));
+    check_bench_memory(graphs.back(), costs.back(), setup.batch, options.max_memory, m.name);
+  }
+
+  InterruptGuard guard;
+  std::vector<BenchRow> rows;
+  for (size_t i = 0; i < models.size(); ++i) {
+    if (io.err_is_terminal) io.err << fmt::format("measuring {} ({}/{})...\r", models[i].name, i + 1, models.size()) << std::flush;
+    rows.push_back({models[i], costs[i], bench_graph(graphs[i], setup.options, &InterruptGuard::flag())});
+    if (InterruptGuard::interrupted()) {
+      io.err << "effscale: interrupted; nothing written\n";
+      return kExitInterrupted;
+    }
+  }
+  if (io.err_is_terminal) io.err << std::string(60, ' ') << '\r' << std::flush;
+
+  std::ostringstream out;
+  switch (format) {
+    case Format::kTable: out << to_text(rows, setup); break;
+    case Format::kCsv: write_csv(setup.options.profile ? profile_data(rows) : model_data(rows, setup), out); break;
+    case Format::kJson:
+      write_json_tables(out,
+                        {{"onednn", onednn_version()}, {"isa", onednn_isa()}, {"cpu", cpu_model()},
+                         {"cores", std::int64_t(available_cores())}, {"threads", std::int64_t(setup.options.threads)},
+                         {"batch", std::int64_t(setup.batch)}},
+                        {{"models", model_data(rows, setup)}, {"profile", profile_data(rows)}});
+      break;
+  }
+  emit(out.str(), result, io);
+  return kExitOk;
+}
+
+}  // namespace effscale

@@ -1,0 +1,529 @@
+#include "onednn/network.hpp"
+
+#include <fmt/format.h>
+#include <omp.h>
+#include <xmmintrin.h>
+#include <pmmintrin.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+
+#include "error.hpp"
+#include "weights.hpp"
+
+namespace effscale {
+
+std::string_view to_string(ActivationLayout layout) {
+  switch (layout) {
+    case ActivationLayout::kBlocked: return "blocked";
+    case ActivationLayout::kNhwc: return "nhwc";
+  }
+  return "?";
+}
+
+std::string_view to_string(ProfileGroup group) {
+  switch (group) {
+    case ProfileGroup::kStem: return "stem";
+    case ProfileGroup::kPointwise: return "pointwise conv";
+    case ProfileGroup::kDepthwise: return "depthwise conv";
+    case ProfileGroup::kSqueezeExcite: return "squeeze-excite";
+    case ProfileGroup::kHead: return "head";
+    case ProfileGroup::kReorder: return "reorders";
+  }
+  return "?";
+}
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+// A tensor in the primitive program: a graph tensor or a temporary made by a reorder.
+struct Value {
+  memory::desc md;
+  int first_step = -1;  // step that writes it (-1: written before the first step)
+  int last_step = -1;   // last step that reads it
+  int alias_of = -1;    // shares the storage of this value (in-place ops)
+  bool pinned = false;  // alive for the whole run (input image, network output)
+};
+
+struct Step {
+  dnnl::primitive primitive;
+  std::vector<std::pair<int, int>> value_args;  // (DNNL_ARG_*, value id)
+  std::unordered_map<int, memory> fixed_args;   // weights, bias
+  memory::desc scratchpad;
+  PrimitiveInfo info;
+};
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+ProfileGroup group_of(const Layer& l) {
+  switch (l.role) {
+    case LayerRole::kStem: return ProfileGroup::kStem;
+    case LayerRole::kExpand:
+    case LayerRole::kProject: return ProfileGroup::kPointwise;
+    case LayerRole::kDepthwise: return ProfileGroup::kDepthwise;
+    case LayerRole::kSePool:
+    case LayerRole::kSeReduce:
+    case LayerRole::kSeExpand:
+    case LayerRole::kSeScale: return ProfileGroup::kSqueezeExcite;
+    case LayerRole::kHead:
+    case LayerRole::kHeadPool:
+    case LayerRole::kClassifier: return ProfileGroup::kHead;
+  }
+  return ProfileGroup::kHead;
+}
+
+bool is_reference(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+
+std::int64_t product(const memory::dims& d, size_t from = 0) {
+  std::int64_t p = 1;
+  for (size_t i = from; i < d.size(); ++i) p *= d[i];
+  return p;
+}
+
+}  // namespace
+
+struct OnednnNetwork::Impl {
+  Impl(const Graph& g, const NetworkOptions& o)
+      : graph(g), options(o), engine(dnnl::engine::kind::cpu, 0), stream(engine) {}
+
+  Graph graph;
+  NetworkOptions options;
+  dnnl::engine engine;
+  dnnl::stream stream;
+  Tag act_tag = Tag::nChw16c;
+
+  std::vector<Value> values;
+  std::vector<int> tensor_value;  // graph tensor id -> value id
+  std::vector<Step> steps;
+
+  std::vector<std::unique_ptr<char, AlignedFree>> buffers;
+  std::vector<std::unordered_map<int, memory>> args;
+  std::vector<memory> value_memory;
+  std::vector<PrimitiveInfo> info;
+  std::int64_t activation_bytes = 0;
+  std::int64_t weight_bytes = 0;
+  int output_value = -1;
+
+  int batch() const { return options.batch; }
+
+  memory::desc act_md(int c, int h, int w) const {
+    return memory::desc({batch(), c, h, w}, Dt::f32, act_tag);
+  }
+
+  int add_value(const memory::desc& md, int first_step) {
+    Value v;
+    v.md = md;
+    v.first_step = first_step;
+    values.push_back(v);
+    return static_cast<int>(values.size()) - 1;
+  }
+
+  int next_step() const { return static_cast<int>(steps.size()); }
+
+  void use(int value, int step) { values[value].last_step = std::max(values[value].last_step, step); }
+
+  dnnl::primitive_attr attr() const {
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }
+
+  // The value of graph tensor `tensor` in layout `wanted`: itself, or a reorder into a temporary.
+  int source(int tensor, const memory::desc& wanted) {
+    const int v = tensor_value[tensor];
+    if (values[v].md == wanted) return v;
+    const dnnl::reorder::primitive_desc pd(engine, values[v].md, engine, wanted, attr());
+    Step step;
+    step.primitive = dnnl::reorder(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    const int out = add_value(wanted, next_step());
+    step.value_args = {{DNNL_ARG_FROM, v}, {DNNL_ARG_TO, out}};
+    step.info = {fmt::format("reorder:t{}", tensor), "reorder", pd.impl_info_str(), ProfileGroup::kReorder, 0};
+    use(v, next_step());
+    steps.push_back(std::move(step));
+    return out;
+  }
+
+  void check_impl(const Layer& l, const std::string& impl) const {
+    if (options.forbid_reference && is_reference(impl)) {
+      throw runtime_failure(fmt::format("layer {} runs on oneDNN's reference kernel '{}' (slow); "
+                                        "try another --layout", layer_name(l), impl));
+    }
+  }
+
+  // Reorders user weights (plain layout `user_md`) into the primitive's layout, once.
+  memory prepare_weights(const std::vector<float>& data, const memory::desc& user_md, const memory::desc& wanted) {
+    memory user(user_md, engine, const_cast<float*>(data.data()));
+    memory out(wanted, engine);
+    if (user_md == wanted) {
+      std::memcpy(out.get_data_handle(), data.data(), user_md.get_size());
+    } else {
+      dnnl::reorder(user, out).execute(stream, user, out);
+      stream.wait();
+    }
+    weight_bytes += static_cast<std::int64_t>(wanted.get_size());
+    return out;
+  }
+
+  void append_activation(dnnl::post_ops& ops, Activation a) const {
+    switch (a) {
+      case Activation::kNone: break;
+      case Activation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+      case Activation::kRelu6: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+      case Activation::kSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f); break;
+      case Activation::kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+    }
+  }
+
+  // ---- one lowering function per layer kind ----
+
+  void lower_conv(int index) {
+    const Layer& l = graph.layers[index];
+    const memory::dims strides = {l.stride, l.stride};
+    const memory::dims pad_l = {l.pad_top, l.pad_left};
+    const memory::dims pad_r = {l.pad_bottom, l.pad_right};
+    const bool grouped = l.groups > 1;
+    const memory::dims w_dims = grouped ? memory::dims{l.groups, l.out_c / l.groups, l.in_c / l.groups, l.kernel, l.kernel}
+                                        : memory::dims{l.out_c, l.in_c, l.kernel, l.kernel};
+    const memory::desc w_any(w_dims, Dt::f32, Tag::any);
+    const memory::desc bias_md({l.out_c}, Dt::f32, Tag::x);
+    const memory::desc dst_md = act_md(l.out_c, l.out_h, l.out_w);
+
+    dnnl::post_ops ops;
+    if (l.residual >= 0) ops.append_sum(1.f);
+    append_activation(ops, l.activation);
+    dnnl::primitive_attr a = attr();
+    a.set_post_ops(ops);
+
+    auto make_pd = [&](const memory::desc& src_md) {
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                        src_md, w_any, bias_md, dst_md, strides, pad_l, pad_r);
+      return dnnl::convolution_forward::primitive_desc(d, a, engine);
+    };
+    // Read the producer's layout directly when a fast kernel accepts it; otherwise let the
+    // convolution choose and reorder into its choice.
+    dnnl::convolution_forward::primitive_desc pd;
+    const memory::desc& given = values[tensor_value[l.input]].md;
+    bool direct = true;
+    try {
+      pd = make_pd(given);
+      direct = !is_reference(pd.impl_info_str());
+    } catch (const dnnl::error&) {
+      direct = false;
+    }
+    if (!direct) pd = make_pd(memory::desc({batch(), l.in_c, l.in_h, l.in_w}, Dt::f32, Tag::any));
+    check_impl(l, pd.impl_info_str());
+
+    const int src = source(l.input, pd.src_desc());
+    const LayerWeights raw = make_layer_weights(graph, index, options.seed);
+    const FoldedWeights folded = fold_batch_norm(l, raw);
+    const memory::desc w_user(w_dims, Dt::f32, grouped ? Tag::goihw : Tag::oihw);
+
+    Step step;
+    step.primitive = dnnl::convolution_forward(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    step.fixed_args[DNNL_ARG_WEIGHTS] = prepare_weights(folded.weights, w_user, pd.weights_desc());
+    step.fixed_args[DNNL_ARG_BIAS] = prepare_weights(folded.bias, bias_md, pd.bias_desc());
+    int dst;
+    if (l.residual >= 0) {
+      // The sum post-op accumulates into the destination: write into the shortcut's buffer,
+      // which is dead after this layer.
+      const int shortcut = tensor_value[l.residual];
+      if (!(values[shortcut].md == pd.dst_desc()) || graph.tensors[l.residual].last_use != index) {
+        throw runtime_failure(fmt::format("layer {}: the shortcut's layout differs from the output's", layer_name(l)));
+      }
+      dst = add_value(pd.dst_desc(), next_step());
+      values[dst].alias_of = shortcut;
+      use(shortcut, next_step());
+    } else {
+      dst = add_value(pd.dst_desc(), next_step());
+    }
+    tensor_value[l.output] = dst;
+    use(src, next_step());
+    step.value_args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    const memory::dims wd = pd.weights_desc().dims(), dd = pd.dst_desc().dims();
+    const std::int64_t per_output = grouped ? product(wd, 2) : product(wd, 1);  // (ic/g) * kh * kw
+    step.info = {layer_name(l), "convolution", pd.impl_info_str(), group_of(l), product(dd) * per_output};
+    steps.push_back(std::move(step));
+  }
+
+  void lower_pool(int index) {
+    const Layer& l = graph.layers[index];
+    const int in = tensor_value[l.input];
+    const memory::desc dst_md = act_md(l.out_c, 1, 1);
+    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_exclude_padding,
+                                  values[in].md, dst_md, {1, 1}, {l.in_h, l.in_w}, {0, 0}, {0, 0});
+    dnnl::pooling_forward::primitive_desc pd(d, attr(), engine);
+    check_impl(l, pd.impl_info_str());
+    Step step;
+    step.primitive = dnnl::pooling_forward(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    const int dst = add_value(pd.dst_desc(), next_step());
+    tensor_value[l.output] = dst;
+    use(in, next_step());
+    step.value_args = {{DNNL_ARG_SRC, in}, {DNNL_ARG_DST, dst}};
+    step.info = {layer_name(l), "pooling", pd.impl_info_str(), group_of(l), 0};
+    steps.push_back(std::move(step));
+  }
+
+  void lower_scale(int index) {
+    const Layer& l = graph.layers[index];
+    const int in = tensor_value[l.input];
+    const int gate = tensor_value[l.gate];
+    const memory::desc& src_md = values[in].md;
+    dnnl::binary::desc d(dnnl::algorithm::binary_mul, src_md, values[gate].md, src_md);
+    dnnl::binary::primitive_desc pd(d, attr(), engine);
+    check_impl(l, pd.impl_info_str());
+    Step step;
+    step.primitive = dnnl::binary(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    const int dst = add_value(src_md, next_step());
+    // In place when the input dies here (it always does in MBConv: pool and multiply read it).
+    if (graph.tensors[l.input].last_use == index) values[dst].alias_of = in;
+    tensor_value[l.output] = dst;
+    use(in, next_step());
+    use(gate, next_step());
+    step.value_args = {{DNNL_ARG_SRC_0, in}, {DNNL_ARG_SRC_1, gate}, {DNNL_ARG_DST, dst}};
+    step.info = {layer_name(l), "binary", pd.impl_info_str(), group_of(l), 0};
+    steps.push_back(std::move(step));
+  }
+
+  void lower_fc(int index) {
+    const Layer& l = graph.layers[index];
+    const memory::desc w_any({l.out_c, l.in_c, l.in_h, l.in_w}, Dt::f32, Tag::any);
+    const memory::desc bias_md({l.out_c}, Dt::f32, Tag::x);
+    const memory::desc dst_md({batch(), l.out_c}, Dt::f32, Tag::nc);
+    dnnl::post_ops ops;
+    append_activation(ops, l.activation);
+    dnnl::primitive_attr a = attr();
+    a.set_post_ops(ops);
+    const int in = tensor_value[l.input];
+    dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, values[in].md, w_any, bias_md, dst_md);
+    dnnl::inner_product_forward::primitive_desc pd(d, a, engine);
+    check_impl(l, pd.impl_info_str());
+    const LayerWeights raw = make_layer_weights(graph, index, options.seed);
+    const FoldedWeights folded = fold_batch_norm(l, raw);
+    Step step;
+    step.primitive = dnnl::inner_product_forward(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    step.fixed_args[DNNL_ARG_WEIGHTS] = prepare_weights(
+        folded.weights, memory::desc({l.out_c, l.in_c, l.in_h, l.in_w}, Dt::f32, Tag::oihw), pd.weights_desc());
+    step.fixed_args[DNNL_ARG_BIAS] = prepare_weights(folded.bias, bias_md, pd.bias_desc());
+    const int dst = add_value(pd.dst_desc(), next_step());
+    tensor_value[l.output] = dst;
+    use(in, next_step());
+    step.value_args = {{DNNL_ARG_SRC, in}, {DNNL_ARG_DST, dst}};
+    step.info = {layer_name(l), "inner_product", pd.impl_info_str(), group_of(l),
+                 static_cast<std::int64_t>(batch()) * product(pd.weights_desc().dims())};
+    steps.push_back(std::move(step));
+  }
+
+  void lower(int index) {
+    switch (graph.layers[index].kind) {
+      case LayerKind::kConv:
+      case LayerKind::kDepthwiseConv: lower_conv(index); break;
+      case LayerKind::kGlobalAvgPool: lower_pool(index); break;
+      case LayerKind::kChannelScale: lower_scale(index); break;
+      case LayerKind::kFullyConnected: lower_fc(index); break;
+    }
+  }
+
+  // ---- storage ----
+
+  int root(int v) const {
+    while (values[v].alias_of >= 0) v = values[v].alias_of;
+    return v;
+  }
+
+  // Greedy best-fit assignment of values to buffers by liveness; aliases share their root's.
+  void allocate() {
+    const int n = static_cast<int>(values.size());
+    std::vector<int> first(n, INT_MAX), last(n, -1);
+    std::vector<size_t> size(n, 0);
+    for (int v = 0; v < n; ++v) {
+      const int r = root(v);
+      first[r] = std::min(first[r], values[v].first_step);
+      last[r] = std::max({last[r], values[v].last_step, values[v].first_step});
+      if (values[v].pinned) last[r] = INT_MAX;
+      size[r] = std::max(size[r], values[v].md.get_size());
+    }
+    std::vector<size_t> buffer_size;
+    std::vector<bool> buffer_free;
+    std::vector<int> buffer_of(n, -1);
+    const int step_count = static_cast<int>(steps.size());
+    for (int s = -1; s < step_count; ++s) {
+      for (int v = 0; v < n; ++v) {
+        if (root(v) != v || first[v] != s) continue;
+        int best = -1;
+        if (options.reuse_buffers) {
+          for (size_t b = 0; b < buffer_size.size(); ++b) {
+            if (!buffer_free[b]) continue;
+            const bool fits = buffer_size[b] >= size[v];
+            if (best < 0) { best = static_cast<int>(b); continue; }
+            const bool best_fits = buffer_size[best] >= size[v];
+            if ((fits && (!best_fits || buffer_size[b] < buffer_size[best])) ||
+                (!fits && !best_fits && buffer_size[b] > buffer_size[best]))
+              best = static_cast<int>(b);
+          }
+        }
+        if (best < 0) {
+          buffer_size.push_back(0);
+          buffer_free.push_back(false);
+          best = static_cast<int>(buffer_size.size()) - 1;
+        }
+        buffer_size[best] = std::max(buffer_size[best], size[v]);
+        buffer_free[best] = false;
+        buffer_of[v] = best;
+      }
+      for (int v = 0; v < n; ++v) {
+        if (root(v) == v && buffer_of[v] >= 0 && last[v] == s) buffer_free[buffer_of[v]] = true;
+      }
+    }
+    for (size_t b = 0; b < buffer_size.size(); ++b) {
+      const size_t bytes = std::max<size_t>(64, (buffer_size[b] + 63) / 64 * 64);
+      void* p = std::aligned_alloc(64, bytes);
+      if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of activations", bytes));
+      std::memset(p, 0, bytes);
+      buffers.emplace_back(static_cast<char*>(p));
+      activation_bytes += static_cast<std::int64_t>(bytes);
+    }
+    value_memory.resize(n);
+    for (int v = 0; v < n; ++v) value_memory[v] = memory(values[v].md, engine, buffers[buffer_of[root(v)]].get());
+
+    size_t scratch_bytes = 0;
+    for (const auto& s : steps) scratch_bytes = std::max(scratch_bytes, s.scratchpad.get_size());
+    char* scratch = nullptr;
+    if (scratch_bytes > 0) {
+      const size_t bytes = (scratch_bytes + 63) / 64 * 64;
+      void* p = std::aligned_alloc(64, bytes);
+      if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of scratchpad", bytes));
+      buffers.emplace_back(static_cast<char*>(p));
+      scratch = static_cast<char*>(p);
+      activation_bytes += static_cast<std::int64_t>(bytes);
+    }
+    for (auto& s : steps) {
+      std::unordered_map<int, memory> a = s.fixed_args;
+      for (const auto& [arg, v] : s.value_args) a[arg] = value_memory[v];
+      if (s.scratchpad.get_size() > 0) a[DNNL_ARG_SCRATCHPAD] = memory(s.scratchpad, engine, scratch);
+      args.push_back(std::move(a));
+      info.push_back(s.info);
+    }
+  }
+
+  void build() {
+    const auto isa = dnnl::get_effective_cpu_isa();
+    const bool avx512 = isa == dnnl::cpu_isa::avx512_core || isa == dnnl::cpu_isa::avx512_core_vnni ||
+                        isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+    act_tag = options.layout == ActivationLayout::kNhwc ? Tag::nhwc : (avx512 ? Tag::nChw16c : Tag::nChw8c);
+    const TensorInfo& image = graph.tensors.at(0);
+    tensor_value.assign(graph.tensors.size(), -1);
+    tensor_value[0] = add_value(memory::desc({batch(), image.c, image.h, image.w}, Dt::f32, Tag::nchw), -1);
+    values[tensor_value[0]].pinned = true;
+    for (int i = 0; i < static_cast<int>(graph.layers.size()); ++i) {
+      try {
+        lower(i);
+      } catch (const dnnl::error& e) {
+        throw runtime_failure(fmt::format("oneDNN refused layer {} ({}): {}", layer_name(graph.layers[i]),
+                                          dnnl_status2str(e.status), e.what()));
+      }
+    }
+    output_value = tensor_value[graph.layers.back().output];
+    values[root(output_value)].pinned = true;
+    allocate();
+  }
+};
+
+OnednnNetwork::OnednnNetwork(const Graph& graph, const NetworkOptions& options)
+    : impl_(std::make_unique<Impl>(graph, options)) {
+  if (options.batch < 1) throw Error(fmt::format("batch {} must be at least 1", options.batch));
+  if (graph.layers.empty()) throw Error("the network has no layers");
+  try {
+    impl_->build();
+  } catch (const dnnl::error& e) {
+    throw runtime_failure(fmt::format("oneDNN failed while building the network ({}): {}",
+                                      dnnl_status2str(e.status), e.what()));
+  }
+}
+
+OnednnNetwork::~OnednnNetwork() = default;
+
+void OnednnNetwork::set_input(const std::vector<float>& nchw) {
+  const memory& in = impl_->value_memory[impl_->tensor_value[0]];
+  const size_t bytes = in.get_desc().get_size();
+  if (nchw.size() * sizeof(float) != bytes)
+    throw Error(fmt::format("input has {} values, the network takes {}", nchw.size(), bytes / sizeof(float)));
+  std::memcpy(in.get_data_handle(), nchw.data(), bytes);
+}
+
+void OnednnNetwork::run() {
+  for (size_t i = 0; i < impl_->steps.size(); ++i) impl_->steps[i].primitive.execute(impl_->stream, impl_->args[i]);
+  impl_->stream.wait();
+}
+
+void OnednnNetwork::run_primitive(size_t index) {
+  impl_->steps.at(index).primitive.execute(impl_->stream, impl_->args[index]);
+  impl_->stream.wait();
+}
+
+std::vector<float> OnednnNetwork::output() const {
+  const memory& out = impl_->value_memory[impl_->output_value];
+  const memory::desc md = out.get_desc();
+  const memory::dims dims = md.dims();
+  const memory::desc plain(dims, Dt::f32, dims.size() == 2 ? Tag::nc : Tag::nchw);
+  std::vector<float> result(static_cast<size_t>(product(dims)));
+  memory dst(plain, impl_->engine, result.data());
+  dnnl::reorder(out, dst).execute(impl_->stream, const_cast<memory&>(out), dst);
+  impl_->stream.wait();
+  return result;
+}
+
+const std::vector<PrimitiveInfo>& OnednnNetwork::primitives() const { return impl_->info; }
+
+std::int64_t OnednnNetwork::activation_bytes() const { return impl_->activation_bytes; }
+
+std::int64_t OnednnNetwork::weight_bytes() const { return impl_->weight_bytes; }
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  const char* runtime = v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp"
+                        : v->cpu_runtime == DNNL_RUNTIME_TBB ? "tbb"
+                        : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential"
+                                                              : "other";
+  return fmt::format("{}.{}.{} (cpu: {})", v->major, v->minor, v->patch, runtime);
+}
+
+std::string onednn_isa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+  }
+}
+
+void set_flush_denormals() {
+  auto set = [] { _mm_setcsr(_mm_getcsr() | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON); };
+  set();
+#pragma omp parallel
+  set();
+}
+
+}  // namespace effscale

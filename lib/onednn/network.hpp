@@ -1,0 +1,95 @@
+#pragma once
+// An expanded layer list (graph.hpp) lowered to a oneDNN 2.6 primitive graph on the CPU engine:
+// BatchNorm folded into the weights, activations and the residual add fused as post-ops,
+// squeeze-and-excitation as pooling -> 1x1 convs -> in-place broadcast multiply, weights reordered
+// once at build time, activation buffers reused by liveness. oneDNN headers stay behind this
+// interface.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graph.hpp"
+
+namespace effscale {
+
+/// Memory layout of every activation tensor of the network.
+enum class ActivationLayout {
+  kBlocked,  ///< nChw16c on AVX-512 machines, nChw8c otherwise (channels padded to the block)
+  kNhwc,     ///< plain channels-last
+};
+
+std::string_view to_string(ActivationLayout layout);
+
+/// How to build the network.
+struct NetworkOptions {
+  int batch = 1;
+  std::uint64_t seed = 1;  ///< synthetic weights (weights.hpp)
+  ActivationLayout layout = ActivationLayout::kBlocked;
+  bool reuse_buffers = true;      ///< share activation buffers between tensors whose lives do not overlap
+  bool forbid_reference = false;  ///< throw when oneDNN picks a slow reference ("ref") kernel
+};
+
+/// Where a primitive's time is accounted in profiles.
+enum class ProfileGroup { kStem, kPointwise, kDepthwise, kSqueezeExcite, kHead, kReorder };
+
+std::string_view to_string(ProfileGroup group);
+
+/// One primitive of the built network.
+struct PrimitiveInfo {
+  std::string name;        ///< layer name ("stage2.block1.expand"), or "reorder:<tensor>" for reorders
+  std::string primitive;   ///< "convolution", "pooling", "binary", "inner_product", "reorder"
+  std::string impl;        ///< oneDNN's implementation name, e.g. "brg:avx512_core"
+  ProfileGroup group = ProfileGroup::kStem;
+  std::int64_t macs = 0;   ///< multiply-adds implied by the primitive's own shapes (conv, inner product)
+};
+
+/// A built network, ready to run. Build and run it in the same thread, after
+/// omp_set_num_threads() (bench.hpp does this).
+class OnednnNetwork {
+ public:
+  /// Lowers `graph`. Throws Error naming the layer and oneDNN's status when oneDNN refuses a
+  /// primitive, or when `forbid_reference` is set and a reference kernel was chosen.
+  OnednnNetwork(const Graph& graph, const NetworkOptions& options);
+  ~OnednnNetwork();
+  OnednnNetwork(const OnednnNetwork&) = delete;
+  OnednnNetwork& operator=(const OnednnNetwork&) = delete;
+
+  /// Copies a batch of images (NCHW, batch * C * H * W floats) into the input tensor.
+  void set_input(const std::vector<float>& nchw);
+
+  /// One forward pass.
+  void run();
+
+  /// Runs only primitive `index` (profiling).
+  void run_primitive(size_t index);
+
+  /// The last layer's output, as plain NCHW floats (batch * C * H * W).
+  std::vector<float> output() const;
+
+  const std::vector<PrimitiveInfo>& primitives() const;
+
+  /// Bytes of the activation buffers allocated (input image and scratchpad included).
+  std::int64_t activation_bytes() const;
+
+  /// Bytes of the weights and biases in their primitive layouts.
+  std::int64_t weight_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// "2.6.3 (cpu: omp)".
+std::string onednn_version();
+
+/// The instruction set oneDNN dispatches to on this machine, e.g. "avx512_core_bf16".
+std::string onednn_isa();
+
+/// Sets flush-to-zero and denormals-are-zero in the calling thread and every thread of its
+/// OpenMP team (the threads oneDNN runs on).
+void set_flush_denormals();
+
+}  // namespace effscale

@@ -1,0 +1,198 @@
+#include <catch2/catch.hpp>
+
+#include <omp.h>
+
+#include <cmath>
+
+#include "bench.hpp"
+#include "cost.hpp"
+#include "error.hpp"
+#include "onednn/network.hpp"
+#include "reference_executor.hpp"
+#include "weights.hpp"
+
+using namespace effscale;
+
+namespace {
+
+// The first `layers` layers of `g`, with last uses recomputed (the last output becomes the result).
+Graph truncate(const Graph& g, size_t layers) {
+  Graph t;
+  t.layers.assign(g.layers.begin(), g.layers.begin() + static_cast<long>(layers));
+  t.tensors.assign(g.tensors.begin(), g.tensors.begin() + static_cast<long>(layers) + 1);
+  for (auto& x : t.tensors) x.last_use = -1;
+  for (int i = 0; i < static_cast<int>(t.layers.size()); ++i)
+    for (int r : {t.layers[i].input, t.layers[i].gate, t.layers[i].residual})
+      if (r >= 0) t.tensors[r].last_use = i;
+  return t;
+}
+
+// Runs `g` through oneDNN and through the reference executor; returns the max relative error of
+// the last layer's output.
+double compare_with_reference(const Graph& g, int batch, ActivationLayout layout, std::uint64_t seed = 7) {
+  omp_set_num_threads(2);
+  NetworkOptions o;
+  o.batch = batch;
+  o.seed = seed;
+  o.layout = layout;
+  OnednnNetwork net(g, o);
+  const TensorInfo& image = g.tensors[0];
+  const auto input = make_input(batch, image.c, image.h, image.w, seed);
+  net.set_input(input);
+  net.run();
+  const auto reference = test::reference_forward(g, input, batch, seed);
+  return test::max_relative_error(net.output(), reference[g.layers.back().output]);
+}
+
+NetworkSpec every_block_kind() {
+  // Expand ratio 1 and 6, kernels 3 and 5, stride 2 on odd sizes, SE and no SE, shortcuts,
+  // noskip, ReLU, no head conv.
+  NetworkSpec s;
+  s.name = "kinds";
+  s.resolution = 37;
+  s.stem = {16, 3, 2};
+  s.stages = {parse_block_string("r2_k3_s11_e1_i16_o16_se0.25"), parse_block_string("r2_k5_s22_e6_i16_o24"),
+              parse_block_string("r2_k3_s22_e6_i24_o40_se0.5_noskip"), parse_block_string("r2_k5_s11_e4_i40_o40_se0.25")};
+  s.head_channels = 0;
+  s.classes = 10;
+  s.activation = Activation::kRelu;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("oneDNN graph matches the reference executor: B0 at reduced width", "[onednn]") {
+  // Reference: tests/reference_executor.cpp (direct loops, NCHW, double accumulation, TF SAME).
+  const NetworkSpec base = builtin_baseline("efficientnet-b0");
+  for (int resolution : {33, 47, 64}) {
+    for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
+      INFO("resolution " << resolution << " layout " << to_string(layout));
+      const Graph g = expand(scale(base, {0.25, 1.0, resolution}));
+      CHECK(compare_with_reference(g, 1, layout) <= 1e-4);
+      // The feature map before pooling, where border and stride errors cannot average out.
+      CHECK(compare_with_reference(truncate(g, g.layers.size() - 2), 1, layout) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("oneDNN graph matches the reference executor: MobileNetV2 and every block kind", "[onednn]") {
+  const Graph mb = expand(scale(builtin_baseline("mobilenet-v2"), {0.35, 1.0, 45}));
+  CHECK(compare_with_reference(mb, 1, ActivationLayout::kBlocked) <= 1e-4);
+  CHECK(compare_with_reference(mb, 2, ActivationLayout::kNhwc) <= 1e-4);
+  const Graph kinds = expand(every_block_kind());
+  for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
+    INFO(to_string(layout));
+    CHECK(compare_with_reference(kinds, 2, layout) <= 1e-4);
+    for (size_t n : {size_t{1}, size_t{4}, size_t{9}, kinds.layers.size() - 2}) {
+      INFO("first " << n << " layers");
+      CHECK(compare_with_reference(truncate(kinds, n), 1, layout) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("B0 runs on no reference kernel and reorders no activation", "[onednn]") {
+  omp_set_num_threads(2);
+  const Graph g = expand(builtin_baseline("efficientnet-b0"));
+  NetworkOptions o;
+  o.forbid_reference = true;
+  OnednnNetwork net(g, o);
+  REQUIRE(net.primitives().size() == g.layers.size());
+  for (const auto& p : net.primitives()) {
+    INFO(p.name << " " << p.impl);
+    CHECK(p.impl.rfind("ref", 0) != 0);
+    CHECK(p.primitive != "reorder");
+  }
+}
+
+TEST_CASE("MACs implied by the primitives equal the cost model's, B0-B7", "[onednn][slow]") {
+  omp_set_num_threads(2);
+  const NetworkSpec base = builtin_baseline("efficientnet-b0");
+  for (const char* name : {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"}) {
+    INFO(name);
+    const Graph g = expand(scale(base, find_preset(name)->factors));
+    OnednnNetwork net(g, {});
+    std::int64_t macs = 0;
+    for (const auto& p : net.primitives()) macs += p.macs;
+    CHECK(macs == network_cost(g).total.macs);
+  }
+}
+
+TEST_CASE("buffer reuse keeps activation memory near the cost model's peak", "[onednn]") {
+  omp_set_num_threads(2);
+  const Graph g = expand(builtin_baseline("efficientnet-b0"));
+  OnednnNetwork reused(g, {});
+  NetworkOptions separate;
+  separate.reuse_buffers = false;
+  OnednnNetwork unshared(g, separate);
+  const std::int64_t peak = peak_activation_bytes(g, 16);
+  CHECK(reused.activation_bytes() <= 2 * peak);
+  CHECK(unshared.activation_bytes() > 2 * reused.activation_bytes());
+}
+
+TEST_CASE("synthetic weights keep activations O(1) at any depth", "[onednn]") {
+  omp_set_num_threads(2);
+  // L2's depth (5.3x the repeats of B0: 85 blocks) at small width and resolution.
+  const Graph g = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 5.3, 64}));
+  OnednnNetwork net(g, {});
+  net.set_input(make_input(1, 3, 64, 64, 1));
+  net.run();
+  const auto logits = net.output();
+  double sum = 0;
+  for (float v : logits) {
+    REQUIRE(std::isfinite(v));
+    sum += static_cast<double>(v) * v;
+  }
+  const double rms = std::sqrt(sum / static_cast<double>(logits.size()));
+  CHECK(rms > 0.05);
+  CHECK(rms < 20);
+}
+
+TEST_CASE("the same seed gives the same outputs; another seed does not", "[onednn]") {
+  omp_set_num_threads(2);
+  const Graph g = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 32}));
+  auto logits = [&](std::uint64_t seed) {
+    NetworkOptions o;
+    o.seed = seed;
+    OnednnNetwork net(g, o);
+    net.set_input(make_input(1, 3, 32, 32, 1));
+    net.run();
+    return net.output();
+  };
+  CHECK(logits(3) == logits(3));
+  CHECK(logits(3) != logits(4));
+}
+
+TEST_CASE("oneDNN failures name the layer and oneDNN's status", "[onednn]") {
+  Graph g = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 32}));
+  g.layers[1].groups = 3;  // the first depthwise conv: 8 channels cannot form 3 groups
+  CHECK_THROWS_WITH(OnednnNetwork(g, {}), Catch::Contains("stage1.block1.depthwise") &&
+                                              Catch::Contains("invalid_arguments"));
+  NetworkOptions o;
+  o.batch = 0;
+  CHECK_THROWS_WITH(OnednnNetwork(expand(builtin_baseline("efficientnet-b0")), o), Catch::Contains("batch 0"));
+}
+
+TEST_CASE("timing statistics interpolate percentiles", "[bench]") {
+  const TimingStats s = summarize({5, 1, 4, 2, 3});
+  CHECK(s.runs == 5);
+  CHECK(s.median_ms == 3);
+  CHECK(s.min_ms == 1);
+  CHECK(s.max_ms == 5);
+  CHECK(s.p10_ms == Approx(1.4));
+  CHECK(s.p90_ms == Approx(4.6));
+  CHECK(s.mean_ms == 3);
+  CHECK(summarize({}).runs == 0);
+}
+
+TEST_CASE("timing stops at both the minimum count and the minimum time", "[bench]") {
+  int calls = 0;
+  TimingOptions o;
+  o.warmup_runs = 2;
+  o.min_runs = 5;
+  o.min_seconds = 0;
+  auto samples = time_runs([&] { ++calls; }, o);
+  CHECK(samples.size() == 5);
+  CHECK(calls == 7);
+  std::atomic<bool> stop{true};
+  CHECK(time_runs([&] { ++calls; }, o, &stop).empty());
+}
