@@ -69,13 +69,13 @@ double text_width(const std::string& text, double font_size) {
 
 int floor_log10(double v) { return static_cast<int>(std::floor(std::log10(v) + 1e-9)); }
 
-/// A tick label precise to `step`: "0.5", "20", "1000", "2.5e9", "1e-5".
-std::string tick_label(double value, double step) {
+/// A tick label precise to `step`: "0.5", "20", "1000", or in exponent form "2.5e9", "1e-5".
+std::string tick_label(double value, double step, bool exponent) {
   if (value == 0 || !std::isfinite(value)) return "0";
   const double a = std::fabs(value);
   step = std::fabs(step);
   if (!(step > 0) || !std::isfinite(step)) step = a;
-  if (a >= 1e6 || a < 1e-3) {
+  if (exponent) {
     const int digits = std::clamp(floor_log10(a) - floor_log10(step), 0, 6);
     std::string s = fmt::format("{:.{}e}", value, digits);
     const size_t e = s.find('e');
@@ -91,9 +91,22 @@ std::string tick_label(double value, double step) {
 }
 
 struct Tick {
-  double pos;  // in axis coordinates: the value, or its log10 on log axes
+  double pos;    // in axis coordinates: the value, or its log10 on log axes
+  double value;
+  double step;   // the precision the label needs
   std::string label;
 };
+
+/// Labels the ticks of one axis, all in exponent form if any is long in fixed form.
+std::vector<Tick> labelled(std::vector<Tick> ticks) {
+  bool exponent = false;
+  for (const Tick& t : ticks) {
+    const double a = std::fabs(t.value);
+    exponent = exponent || (a != 0 && (a >= 1e5 || a < 1e-3));
+  }
+  for (Tick& t : ticks) t.label = tick_label(t.value, t.step, exponent);
+  return ticks;
+}
 
 struct Axis {
   bool log = false;
@@ -102,7 +115,7 @@ struct Axis {
   std::vector<double> minor;
 
   bool drawable(double v) const { return std::isfinite(v) && (!log || v > 0); }
-  double coord(double v) const { return log ? std::log10(v) : v; }
+  double coord(double v) const { return log ? std::log10(v) : std::clamp(v, -1e300, 1e300); }
   double unit(double c) const { return hi > lo ? (c - lo) / (hi - lo) : 0.5; }
 };
 
@@ -158,7 +171,8 @@ Axis linear_axis(const std::vector<double>& values, double length, bool horizont
   for (int attempt = 0; attempt < 64; ++attempt, step = next_step(step)) {
     const double first = std::floor(lo / step), last = std::ceil(hi / step);
     std::vector<Tick> ticks;
-    for (double i = first; i <= last && ticks.size() < 64; ++i) ticks.push_back({i * step, tick_label(i * step, step)});
+    for (double i = first; i <= last && ticks.size() < 64; ++i) ticks.push_back({i * step, i * step, step, {}});
+    ticks = labelled(std::move(ticks));
     if (ticks.size() <= 2 || ticks_fit(ticks, first * step, last * step, length, horizontal)) {
       axis.lo = first * step;
       axis.hi = last * step;
@@ -169,7 +183,7 @@ Axis linear_axis(const std::vector<double>& values, double length, bool horizont
   if (axis.ticks.empty()) {
     axis.lo = lo;
     axis.hi = hi;
-    axis.ticks = {{lo, tick_label(lo, std::fabs(lo) / 100)}, {hi, tick_label(hi, std::fabs(hi) / 100)}};
+    axis.ticks = labelled({{lo, lo, std::fabs(lo) / 100, {}}, {hi, hi, std::fabs(hi) / 100, {}}});
   }
   return axis;
 }
@@ -182,10 +196,10 @@ std::vector<Tick> log_multiples(double lo, double hi, const std::vector<int>& mu
       const double pos = k + std::log10(static_cast<double>(m));
       if (pos < lo - 1e-9 || pos > hi + 1e-9) continue;
       const double decade = std::pow(10.0, k);
-      ticks.push_back({pos, tick_label(m * decade, decade)});
+      ticks.push_back({pos, m * decade, decade, {}});
     }
   }
-  return ticks;
+  return labelled(std::move(ticks));
 }
 
 /// Powers of ten every `every` decades within [lo, hi] (log10 coordinates).
@@ -193,9 +207,9 @@ std::vector<Tick> log_powers(double lo, double hi, int every) {
   std::vector<Tick> ticks;
   for (long k = static_cast<long>(std::ceil(lo / every - 1e-9)) * every; k <= hi + 1e-9; k += every) {
     const double value = std::pow(10.0, static_cast<double>(k));
-    ticks.push_back({static_cast<double>(k), tick_label(value, value)});
+    ticks.push_back({static_cast<double>(k), value, value, {}});
   }
-  return ticks;
+  return labelled(std::move(ticks));
 }
 
 /// Powers of ten, or 1-2-5 (then 1-3) multiples when the range spans few decades, or plain
@@ -234,8 +248,9 @@ Axis log_axis(const std::vector<double>& values, double length, bool horizontal)
     for (int attempt = 0; attempt < 64; ++attempt, step = next_step(step)) {
       std::vector<Tick> ticks;
       for (double i = std::ceil(vlo / step); i * step <= vhi && ticks.size() < 64; ++i) {
-        if (i * step > 0) ticks.push_back({std::log10(i * step), tick_label(i * step, step)});
+        if (i * step > 0) ticks.push_back({std::log10(i * step), i * step, step, {}});
       }
+      ticks = labelled(std::move(ticks));
       if (ticks.size() < 2) break;
       if (accept(std::move(ticks))) return axis;
     }
@@ -243,14 +258,14 @@ Axis log_axis(const std::vector<double>& values, double length, bool horizontal)
   for (int every : {1, 2, 3, 5, 10, 20, 50, 100}) {
     if (span / every > 12) continue;
     if (accept(log_powers(lo, hi, every))) {
-      if (every == 1 && span <= 8) {
+      if (every == 1 && span <= 4) {
         for (const Tick& t : log_multiples(lo, hi, {2, 3, 4, 5, 6, 7, 8, 9})) axis.minor.push_back(t.pos);
       }
       return axis;
     }
   }
   const double vlo = std::pow(10.0, lo), vhi = std::pow(10.0, hi);
-  axis.ticks = {{lo, tick_label(vlo, vlo / 100)}, {hi, tick_label(vhi, vhi / 100)}};
+  axis.ticks = labelled({{lo, vlo, vlo / 100, {}}, {hi, vhi, vhi / 100, {}}});
   return axis;
 }
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Peer benchmark: effscale's oneDNN graph against ONNX Runtime on the same models, measured in one
+# run and alternating (effscale, ORT, effscale, ORT, ...) so that drift of a shared machine falls
+# on both alike. Prints the median of the per-round medians and the ratio effscale / ORT.
+#
+# usage: bench/compare_ort.sh [-r ROUNDS] [-m "b0:224 b2:260 b4:380"] [-t "2 1"] [-b BUILD_DIR]
+#   ORT_ANCHOR: the peer's latency script (default ../shared/anchors/ort_latency.sh), which prints
+#   "... median_ms=X ..." for a torchvision model name and resolution.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=3
+models="b0:224 b2:260 b4:380"
+threads_list="2 1"
+build=build
+while getopts "r:m:t:b:h" opt; do
+  case $opt in
+    r) rounds=$OPTARG ;;
+    m) models=$OPTARG ;;
+    t) threads_list=$OPTARG ;;
+    b) build=$OPTARG ;;
+    *) sed -n '2,9p' "$0"; exit 2 ;;
+  esac
+done
+bin=$build/effscale
+[[ -x $bin ]] || { echo "compare_ort: $bin not found; run scripts/setup.sh first" >&2; exit 1; }
+anchor=${ORT_ANCHOR:-../shared/anchors/ort_latency.sh}
+
+peer=yes
+if [[ ! -f $anchor ]]; then
+  peer="no: $anchor not found (set ORT_ANCHOR)"
+elif ! out=$(bash "$anchor" efficientnet_b0 224 1 3 2>&1) || [[ $out != *median_ms=* ]]; then
+  peer="no: $anchor failed: $(echo "$out" | tail -n 1)"
+fi
+if [[ $peer != yes ]]; then
+  echo "ONNX Runtime peer not available ($peer); measuring effscale only." >&2
+fi
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A ours theirs
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
+for ((round = 1; round <= rounds; round++)); do
+  for threads in $threads_list; do
+    for m in $models; do
+      name=${m%%:*}; res=${m##*:}
+      key="$name $res $threads"
+      line=""
+      ms=$("$bin" bench "$name" --threads "$threads" --runs 30 --min-time 1 --format csv |
+           awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
+      ours[$key]+="$ms "
+      if [[ $peer == yes ]]; then
+        line=$(bash "$anchor" "efficientnet_b${name#b}" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
+        line=${line#*median_ms=}
+        theirs[$key]+="${line%% *} "
+      fi
+      echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms}" >&2
+    done
+  done
+done
+
+printf '%-6s %5s %8s %14s %10s %8s\n' model res threads effscale_ms ort_ms ratio
+for threads in $threads_list; do
+  for m in $models; do
+    name=${m%%:*}; res=${m##*:}
+    key="$name $res $threads"
+    a=$(tr ' ' '\n' <<<"${ours[$key]}" | grep . | median)
+    if [[ $peer == yes ]]; then
+      b=$(tr ' ' '\n' <<<"${theirs[$key]}" | grep . | median)
+      r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+    else
+      b=n/a; r=n/a
+    fi
+    printf '%-6s %5s %8s %14.3f %10s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r"
+  done
+done
+echo "(medians of $rounds alternating rounds; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1'; ORT: '$anchor efficientnet_bN RES T 30')"
