@@ -125,8 +125,8 @@ TEST_CASE("buffer reuse keeps activation memory near the cost model's peak", "[o
   separate.reuse_buffers = false;
   OnednnNetwork unshared(g, separate);
   const std::int64_t peak = peak_activation_bytes(g, 16);
-  CHECK(reused.activation_bytes() <= 2 * peak);
-  CHECK(unshared.activation_bytes() > 2 * reused.activation_bytes());
+  CHECK(reused.activation_bytes() <= peak * 5 / 4);  // arena by liveness, plus the scratchpad
+  CHECK(unshared.activation_bytes() > 3 * reused.activation_bytes());
 }
 
 TEST_CASE("synthetic weights keep activations O(1) at any depth", "[onednn]") {

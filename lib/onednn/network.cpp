@@ -107,7 +107,7 @@ struct OnednnNetwork::Impl {
   std::vector<int> tensor_value;  // graph tensor id -> value id
   std::vector<Step> steps;
 
-  std::vector<std::unique_ptr<char, AlignedFree>> buffers;
+  std::unique_ptr<char, AlignedFree> arena_storage;  // every activation value and the scratchpad
   std::vector<std::unordered_map<int, memory>> args;
   std::vector<memory> value_memory;
   std::vector<PrimitiveInfo> info;
@@ -346,7 +346,8 @@ struct OnednnNetwork::Impl {
     return v;
   }
 
-  // Greedy best-fit assignment of values to buffers by liveness; aliases share their root's.
+  // Places every value in one arena at an offset chosen by liveness ("greedy by size": largest
+  // first, at the lowest offset free for its whole life); aliases share their root's storage.
   void allocate() {
     const int n = static_cast<int>(values.size());
     std::vector<int> first(n, INT_MAX), last(n, -1);
@@ -356,62 +357,47 @@ struct OnednnNetwork::Impl {
       first[r] = std::min(first[r], values[v].first_step);
       last[r] = std::max({last[r], values[v].last_step, values[v].first_step});
       if (values[v].pinned) last[r] = INT_MAX;
-      size[r] = std::max(size[r], values[v].md.get_size());
+      size[r] = std::max(size[r], (values[v].md.get_size() + 63) / 64 * 64);
     }
-    std::vector<size_t> buffer_size;
-    std::vector<bool> buffer_free;
-    std::vector<int> buffer_of(n, -1);
-    const int step_count = static_cast<int>(steps.size());
-    for (int s = -1; s < step_count; ++s) {
-      for (int v = 0; v < n; ++v) {
-        if (root(v) != v || first[v] != s) continue;
-        int best = -1;
-        if (options.reuse_buffers) {
-          for (size_t b = 0; b < buffer_size.size(); ++b) {
-            if (!buffer_free[b]) continue;
-            const bool fits = buffer_size[b] >= size[v];
-            if (best < 0) { best = static_cast<int>(b); continue; }
-            const bool best_fits = buffer_size[best] >= size[v];
-            if ((fits && (!best_fits || buffer_size[b] < buffer_size[best])) ||
-                (!fits && !best_fits && buffer_size[b] > buffer_size[best]))
-              best = static_cast<int>(b);
-          }
+    std::vector<int> order;
+    for (int v = 0; v < n; ++v)
+      if (root(v) == v) order.push_back(v);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
+    std::vector<size_t> offset(n, 0);
+    std::vector<int> placed;
+    size_t arena = 0;
+    for (int v : order) {
+      size_t at = 0;
+      if (options.reuse_buffers) {
+        // Occupied address ranges of values alive at the same time, by start address.
+        std::vector<std::pair<size_t, size_t>> busy;
+        for (int p : placed)
+          if (first[p] <= last[v] && first[v] <= last[p]) busy.emplace_back(offset[p], offset[p] + size[p]);
+        std::sort(busy.begin(), busy.end());
+        for (const auto& [begin, end] : busy) {
+          if (at + size[v] <= begin) break;
+          at = std::max(at, end);
         }
-        if (best < 0) {
-          buffer_size.push_back(0);
-          buffer_free.push_back(false);
-          best = static_cast<int>(buffer_size.size()) - 1;
-        }
-        buffer_size[best] = std::max(buffer_size[best], size[v]);
-        buffer_free[best] = false;
-        buffer_of[v] = best;
+      } else {
+        at = arena;
       }
-      for (int v = 0; v < n; ++v) {
-        if (root(v) == v && buffer_of[v] >= 0 && last[v] == s) buffer_free[buffer_of[v]] = true;
-      }
+      offset[v] = at;
+      arena = std::max(arena, at + size[v]);
+      placed.push_back(v);
     }
-    for (size_t b = 0; b < buffer_size.size(); ++b) {
-      const size_t bytes = std::max<size_t>(64, (buffer_size[b] + 63) / 64 * 64);
-      void* p = std::aligned_alloc(64, bytes);
-      if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of activations", bytes));
-      std::memset(p, 0, bytes);
-      buffers.emplace_back(static_cast<char*>(p));
-      activation_bytes += static_cast<std::int64_t>(bytes);
-    }
-    value_memory.resize(n);
-    for (int v = 0; v < n; ++v) value_memory[v] = memory(values[v].md, engine, buffers[buffer_of[root(v)]].get());
-
     size_t scratch_bytes = 0;
     for (const auto& s : steps) scratch_bytes = std::max(scratch_bytes, s.scratchpad.get_size());
-    char* scratch = nullptr;
-    if (scratch_bytes > 0) {
-      const size_t bytes = (scratch_bytes + 63) / 64 * 64;
-      void* p = std::aligned_alloc(64, bytes);
-      if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of scratchpad", bytes));
-      buffers.emplace_back(static_cast<char*>(p));
-      scratch = static_cast<char*>(p);
-      activation_bytes += static_cast<std::int64_t>(bytes);
-    }
+    scratch_bytes = (scratch_bytes + 63) / 64 * 64;
+    const size_t total = std::max<size_t>(64, arena + scratch_bytes);
+    void* p = std::aligned_alloc(64, total);
+    if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of activations", total));
+    std::memset(p, 0, total);
+    arena_storage.reset(static_cast<char*>(p));
+    char* base = arena_storage.get();
+    activation_bytes = static_cast<std::int64_t>(total);
+    value_memory.resize(n);
+    for (int v = 0; v < n; ++v) value_memory[v] = memory(values[v].md, engine, base + offset[root(v)]);
+    char* scratch = scratch_bytes > 0 ? base + arena : nullptr;
     for (auto& s : steps) {
       std::unordered_map<int, memory> a = s.fixed_args;
       for (const auto& [arg, v] : s.value_args) a[arg] = value_memory[v];
