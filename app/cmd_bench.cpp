@@ -113,22 +113,7 @@ std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
   return out.str();
 }
 
-int positive_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int max) {
-  auto text = option_text(result, name);
-  if (!text) return fallback;
-  const auto v = require_int(*text, "--" + name);
-  if (v < 1 || v > max) throw Error(fmt::format("--{} {} is out of range [1, {}]", name, v, max));
-  return static_cast<int>(v);
-}
-
 }  // namespace
-
-ActivationLayout read_layout(const cxxopts::ParseResult& result) {
-  const std::string layout = result["layout"].as<std::string>();
-  if (layout == "blocked") return ActivationLayout::kBlocked;
-  if (layout == "nhwc") return ActivationLayout::kNhwc;
-  throw Error(fmt::format("--layout '{}' is not one of: blocked, nhwc", layout));
-}
 
 void add_bench_options(cxxopts::Options& opts, int default_runs, double default_seconds) {
   opts.add_options("Measurement")
@@ -143,19 +128,15 @@ void add_bench_options(cxxopts::Options& opts, int default_runs, double default_
 
 BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
   BenchOptions o;
-  o.network.batch = positive_option(result, "batch", 1, 4096);
-  o.threads = positive_option(result, "threads", available_cores(), 1024);
-  o.timing.min_runs = positive_option(result, "runs", 10, 1000000);
+  o.network.batch = int_option(result, "batch", 1, 1, 4096);
+  o.threads = int_option(result, "threads", available_cores(), 1, 1024);
+  o.timing.min_runs = int_option(result, "runs", 10, 1, 1000000);
   const double seconds = require_double(result["min-time"].as<std::string>(), "--min-time");
   if (!(seconds >= 0 && seconds <= 3600)) throw Error(fmt::format("--min-time {} is out of range [0, 3600]", seconds));
   o.timing.min_seconds = seconds;
-  const auto warmup = require_int(result["warmup"].as<std::string>(), "--warmup");
-  if (warmup < 0 || warmup > 10000) throw Error(fmt::format("--warmup {} is out of range [0, 10000]", warmup));
-  o.timing.warmup_runs = static_cast<int>(warmup);
+  o.timing.warmup_runs = int_option(result, "warmup", 3, 0, 10000);
   o.network.layout = read_layout(result);
-  const auto seed = require_int(result["seed"].as<std::string>(), "--seed");
-  if (seed < 0) throw Error(fmt::format("--seed {} must not be negative", seed));
-  o.network.seed = static_cast<std::uint64_t>(seed);
+  o.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
   return o;
 }
 

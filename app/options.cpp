@@ -64,10 +64,17 @@ std::optional<std::string> option_text(const cxxopts::ParseResult& result, const
   return result[name].as<std::string>();
 }
 
-void add_model_options(cxxopts::Options& options) {
+void add_baseline_options(cxxopts::Options& options) {
   options.add_options("Model")
       ("baseline", "Network to scale: efficientnet-b0, mobilenet-v2, or a baseline file (format in README.md)",
        cxxopts::value<std::string>()->default_value("efficientnet-b0"), "NAME|FILE")
+      ("max-memory", "Refuse models whose batch-1 activation memory exceeds this (e.g. 8G; default half of RAM)",
+       cxxopts::value<std::string>(), "SIZE");
+}
+
+void add_model_options(cxxopts::Options& options) {
+  add_baseline_options(options);
+  options.add_options("Model")
       ("phi", "Formula models d=alpha^phi, w=beta^phi, r=round(base*gamma^phi); comma list, e.g. 0,1,2 "
               "(negative values scale down). The published B1-B7 are not exactly these models: "
               "the tool shows both",
@@ -78,14 +85,26 @@ void add_model_options(cxxopts::Options& options) {
       ("width", "Custom model: width multiplier (default 1)", cxxopts::value<std::string>(), "W")
       ("depth", "Custom model: depth multiplier (default 1)", cxxopts::value<std::string>(), "D")
       ("resolution", "Custom model: input resolution in pixels (default the baseline's)",
-       cxxopts::value<std::string>(), "R")
-      ("max-memory", "Refuse models whose batch-1 activation memory exceeds this (e.g. 8G; default half of RAM)",
-       cxxopts::value<std::string>(), "SIZE");
+       cxxopts::value<std::string>(), "R");
+}
+
+ModelOptions read_baseline_options(const cxxopts::ParseResult& result) {
+  ModelOptions m;
+  m.baseline = load_baseline(result["baseline"].as<std::string>());
+  if (auto limit = option_text(result, "max-memory")) {
+    auto bytes = parse_bytes(*limit);
+    if (!bytes || *bytes <= 0)
+      throw Error(fmt::format("--max-memory: '{}' is not a positive size (e.g. 512M, 8G)", *limit));
+    m.max_memory = *bytes;
+  } else {
+    const std::int64_t ram = physical_memory_bytes();
+    m.max_memory = ram > 0 ? ram / 2 : (std::int64_t{8} << 30);
+  }
+  return m;
 }
 
 ModelOptions read_model_options(const cxxopts::ParseResult& result) {
-  ModelOptions m;
-  m.baseline = load_baseline(result["baseline"].as<std::string>());
+  ModelOptions m = read_baseline_options(result);
   auto coefficient = [&](const char* name) {
     const double v = require_double(result[name].as<std::string>(), fmt::format("--{}", name));
     if (!(v >= 1 && v <= 8))
@@ -116,15 +135,6 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
     }
     check_factors(f);
     m.custom = f;
-  }
-  if (auto limit = option_text(result, "max-memory")) {
-    auto bytes = parse_bytes(*limit);
-    if (!bytes || *bytes <= 0)
-      throw Error(fmt::format("--max-memory: '{}' is not a positive size (e.g. 512M, 8G)", *limit));
-    m.max_memory = *bytes;
-  } else {
-    const std::int64_t ram = physical_memory_bytes();
-    m.max_memory = ram > 0 ? ram / 2 : (std::int64_t{8} << 30);
   }
   return m;
 }
@@ -197,6 +207,21 @@ void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io) {
     io.out << text;
     io.out.flush();
   }
+}
+
+int int_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int min, int max) {
+  auto text = option_text(result, name);
+  if (!text) return fallback;
+  const auto v = require_int(*text, "--" + name);
+  if (v < min || v > max) throw Error(fmt::format("--{} {} is out of range [{}, {}]", name, v, min, max));
+  return static_cast<int>(v);
+}
+
+ActivationLayout read_layout(const cxxopts::ParseResult& result) {
+  const std::string layout = result["layout"].as<std::string>();
+  if (layout == "blocked") return ActivationLayout::kBlocked;
+  if (layout == "nhwc") return ActivationLayout::kNhwc;
+  throw Error(fmt::format("--layout '{}' is not one of: blocked, nhwc", layout));
 }
 
 std::vector<std::string> list_option(const std::string& text, const std::string& what) {

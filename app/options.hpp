@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "onednn/network.hpp"
 #include "scaling.hpp"
 #include "spec.hpp"
 
@@ -23,7 +24,10 @@ cxxopts::ParseResult parse_options(cxxopts::Options& options, const std::vector<
 /// The value of a string option, if given.
 std::optional<std::string> option_text(const cxxopts::ParseResult& result, const std::string& name);
 
-/// --baseline, --phi, --alpha, --beta, --gamma, --width, --depth, --resolution, --max-memory.
+/// --baseline and --max-memory.
+void add_baseline_options(cxxopts::Options& options);
+
+/// The baseline options plus --phi, --alpha, --beta, --gamma, --width, --depth, --resolution.
 void add_model_options(cxxopts::Options& options);
 
 /// One model to build: a preset, a formula model (phi) or a custom (width, depth, resolution).
@@ -43,7 +47,11 @@ struct ModelOptions {
   std::int64_t max_memory = 0;              ///< bytes of activation memory allowed per model
 };
 
+/// Reads what add_model_options declared.
 ModelOptions read_model_options(const cxxopts::ParseResult& result);
+
+/// Reads only --baseline and --max-memory (the other fields keep their defaults).
+ModelOptions read_baseline_options(const cxxopts::ParseResult& result);
 
 /// A preset name ("b3", "efficientnet-b3") or "base" (the baseline unscaled). Throws Error with
 /// the valid names.
@@ -68,6 +76,12 @@ Format read_format(const cxxopts::ParseResult& result);
 
 /// Prints `text` on io.out, or writes it atomically to --output when given.
 void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io);
+
+/// An integer option in [min, max], or `fallback` when absent. Throws Error with the range.
+int int_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int min, int max);
+
+/// --layout blocked|nhwc.
+ActivationLayout read_layout(const cxxopts::ParseResult& result);
 
 /// A comma-separated list option, split and trimmed; empty items are an Error.
 std::vector<std::string> list_option(const std::string& text, const std::string& what);

@@ -66,6 +66,19 @@ std::string read_text_file(const std::string& path, const std::string& what, std
   return buffer.str();
 }
 
+void ensure_directory(const std::string& path) {
+  if (path.empty()) return;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw runtime_failure(fmt::format("'{}' exists and is not a directory", path));
+    return;
+  }
+  const auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) ensure_directory(path.substr(0, slash));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    throw runtime_failure(fmt::format("cannot create directory '{}': {}", path, std::strerror(errno)));
+}
+
 std::int64_t physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGE_SIZE);

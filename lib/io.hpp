@@ -17,6 +17,9 @@ void write_file_atomic(const std::string& path, const std::string& content);
 std::string read_text_file(const std::string& path, const std::string& what,
                            std::int64_t max_bytes = 64ll << 20);
 
+/// Creates `path` and its parents if missing (mkdir -p); throws a runtime Error on failure.
+void ensure_directory(const std::string& path);
+
 /// Physical memory of this machine in bytes (0 if unknown).
 std::int64_t physical_memory_bytes();
 

@@ -162,15 +162,21 @@ struct OnednnNetwork::Impl {
     }
   }
 
-  // Reorders user weights (plain layout `user_md`) into the primitive's layout, once.
+  // Reorders user weights (plain layout `user_md`) into the primitive's layout, once. The reorder
+  // runs on one thread: building must not start OpenMP teams in the building thread, because
+  // libgomp stops spinning (and every primitive then pays a futex wake-up) as soon as it manages
+  // more threads than there are cores, and searches build on TBB workers.
   memory prepare_weights(const std::vector<float>& data, const memory::desc& user_md, const memory::desc& wanted) {
     memory user(user_md, engine, const_cast<float*>(data.data()));
     memory out(wanted, engine);
     if (user_md == wanted) {
       std::memcpy(out.get_data_handle(), data.data(), user_md.get_size());
     } else {
+      const int threads = omp_get_max_threads();
+      omp_set_num_threads(1);
       dnnl::reorder(user, out).execute(stream, user, out);
       stream.wait();
+      omp_set_num_threads(threads);
     }
     weight_bytes += static_cast<std::int64_t>(wanted.get_size());
     return out;
