@@ -22,6 +22,8 @@ const std::vector<Command>& commands() {
       {"bench", "build scaled models with oneDNN and measure their latency (median, p10, p90)", cmd_bench},
       {"search", "grid-search alpha, beta, gamma under alpha*beta^2*gamma^2 ~ 2: cost, latency, ranking", cmd_search},
       {"merge", "join the reports of a sharded search and re-rank", cmd_merge},
+      {"compare", "scaling strategies side by side (compound, official, width, depth, resolution, uniform, fast)",
+       cmd_compare},
       {"baselines", "list the built-in baselines, or print one in the baseline-file format",
        cmd_baselines},
   };

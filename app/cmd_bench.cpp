@@ -115,42 +115,6 @@ std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
 
 }  // namespace
 
-void add_bench_options(cxxopts::Options& opts, int default_runs, double default_seconds) {
-  opts.add_options("Measurement")
-      ("batch", "Images per forward pass", cxxopts::value<std::string>()->default_value("1"), "N")
-      ("threads", "oneDNN threads (default: every core)", cxxopts::value<std::string>(), "N")
-      ("runs", "Minimum timed runs per model", cxxopts::value<std::string>()->default_value(std::to_string(default_runs)), "N")
-      ("min-time", "Minimum timed seconds per model", cxxopts::value<std::string>()->default_value(shortest(default_seconds)), "S")
-      ("warmup", "Untimed runs before timing", cxxopts::value<std::string>()->default_value("3"), "N")
-      ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
-      ("seed", "Seed of the synthetic weights and input", cxxopts::value<std::string>()->default_value("1"), "N");
-}
-
-BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
-  BenchOptions o;
-  o.network.batch = int_option(result, "batch", 1, 1, 4096);
-  o.threads = int_option(result, "threads", available_cores(), 1, 1024);
-  o.timing.min_runs = int_option(result, "runs", 10, 1, 1000000);
-  const double seconds = require_double(result["min-time"].as<std::string>(), "--min-time");
-  if (!(seconds >= 0 && seconds <= 3600)) throw Error(fmt::format("--min-time {} is out of range [0, 3600]", seconds));
-  o.timing.min_seconds = seconds;
-  o.timing.warmup_runs = int_option(result, "warmup", 3, 0, 10000);
-  o.network.layout = read_layout(result);
-  o.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
-  return o;
-}
-
-void check_bench_memory(const Graph& graph, const NetworkCost& cost, int batch, std::int64_t limit, const std::string& name) {
-  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
-  const std::int64_t weights = cost.total.params * static_cast<std::int64_t>(sizeof(float));
-  if (activations + weights > limit) {
-    throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
-                                      "over the limit of {} (raise it with --max-memory)",
-                                      name, batch, human_bytes(activations + weights), human_bytes(activations),
-                                      human_bytes(weights), human_bytes(limit)));
-  }
-}
-
 int cmd_bench(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts("effscale bench",
                         "Builds each model as a oneDNN primitive graph (synthetic weights) and measures its latency:\n"

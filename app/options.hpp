@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "bench.hpp"
 #include "cli.hpp"
+#include "cost.hpp"
 #include "onednn/network.hpp"
 #include "scaling.hpp"
 #include "spec.hpp"
@@ -82,6 +84,16 @@ int int_option(const cxxopts::ParseResult& result, const std::string& name, int 
 
 /// --layout blocked|nhwc.
 ActivationLayout read_layout(const cxxopts::ParseResult& result);
+
+/// --batch, --threads, --runs, --min-time, --warmup, --layout, --seed (group "Measurement").
+void add_bench_options(cxxopts::Options& options, int default_runs, double default_seconds);
+
+/// Reads what add_bench_options declared.
+BenchOptions read_bench_options(const cxxopts::ParseResult& result);
+
+/// Throws a runtime Error when building the model at `batch` would need more than `limit` bytes
+/// (activations with channels padded to 16, plus weights), naming the estimate and the limit.
+void check_bench_memory(const Graph& graph, const NetworkCost& cost, int batch, std::int64_t limit, const std::string& name);
 
 /// A comma-separated list option, split and trimmed; empty items are an Error.
 std::vector<std::string> list_option(const std::string& text, const std::string& what);

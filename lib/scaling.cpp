@@ -12,8 +12,8 @@ namespace effscale {
 void check_factors(const ScaleFactors& f) {
   if (!(f.width > 0 && f.width <= 16))
     throw Error(fmt::format("width multiplier {} is out of range (0, 16]", f.width));
-  if (!(f.depth > 0 && f.depth <= 16))
-    throw Error(fmt::format("depth multiplier {} is out of range (0, 16]", f.depth));
+  if (!(f.depth > 0 && f.depth <= 256))
+    throw Error(fmt::format("depth multiplier {} is out of range (0, 256]", f.depth));
   if (f.resolution < 16 || f.resolution > 8192)
     throw Error(fmt::format("resolution {} is out of range [16, 8192]", f.resolution));
 }

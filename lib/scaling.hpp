@@ -15,11 +15,12 @@ namespace effscale {
 /// How far to scale a baseline. width and depth are multipliers; resolution is absolute pixels.
 struct ScaleFactors {
   double width = 1.0;   ///< channel multiplier, in (0, 16]
-  double depth = 1.0;   ///< repeat multiplier, in (0, 16]
+  double depth = 1.0;   ///< repeat multiplier, in (0, 256]
   int resolution = 224; ///< input size in pixels, in [16, 8192]
 };
 
-/// Throws Error when a factor is out of range, e.g. "width multiplier 0 is out of range (0, 16]".
+/// Throws Error when a factor is out of range, e.g. "width multiplier 0 is out of range (0, 16]"
+/// (depth: (0, 256]).
 void check_factors(const ScaleFactors& factors);
 
 /// round_filters of the reference: n = max(8, int(c*w + 4) // 8 * 8), plus 8 if n < 0.9*c*w.

@@ -111,7 +111,7 @@ TEST_CASE("formula models: d = alpha^phi, w = beta^phi, r = round(224 gamma^phi)
 TEST_CASE("scale factors out of range are refused with the range", "[scaling]") {
   const NetworkSpec base = builtin_baseline("efficientnet-b0");
   CHECK_THROWS_WITH(scale(base, {0.0, 1.0, 224}), "width multiplier 0 is out of range (0, 16]");
-  CHECK_THROWS_WITH(scale(base, {1.0, -1.0, 224}), "depth multiplier -1 is out of range (0, 16]");
+  CHECK_THROWS_WITH(scale(base, {1.0, -1.0, 224}), "depth multiplier -1 is out of range (0, 256]");
   CHECK_THROWS_WITH(scale(base, {1.0, 1.0, 15}), "resolution 15 is out of range [16, 8192]");
   CHECK_THROWS_WITH(scale(base, {NAN, 1.0, 224}), Catch::Contains("width multiplier nan"));
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <tinyxml2.h>
 
 #include <set>
 
@@ -203,9 +204,12 @@ TEST_CASE("search with latency: ranked report; resume measures nothing new", "[s
                                          "--tolerance", "0.1", "--runs", "2", "--rounds", "2", "--warmup", "0",
                                          "--phi", "0.5", "--format", "csv"};
   auto args = grid;
-  args.insert(args.end(), {"--output", dir.file("a.csv")});
+  args.insert(args.end(), {"--output", dir.file("a.csv"), "--plot", dir.file("a.svg")});
   const auto first = run(args);
   REQUIRE(first.status == 0);
+  tinyxml2::XMLDocument svg;
+  REQUIRE(svg.LoadFile(dir.file("a.svg").c_str()) == tinyxml2::XML_SUCCESS);
+  CHECK(test::read_file(dir.file("a.svg")).find("#1 (") != std::string::npos);  // the winner is marked
   const auto a = report_rows(dir.file("a.csv"));
   REQUIRE(a.rows.size() == 9);
   for (size_t i = 0; i < a.rows.size(); ++i) {

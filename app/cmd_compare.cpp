@@ -1,0 +1,269 @@
+// effscale compare: scaling strategies side by side at the same FLOPs multipliers.
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "bench.hpp"
+#include "cli.hpp"
+#include "cost.hpp"
+#include "error.hpp"
+#include "interrupt.hpp"
+#include "io.hpp"
+#include "machine.hpp"
+#include "options.hpp"
+#include "report/svg_plot.hpp"
+#include "report/table.hpp"
+#include "strategy.hpp"
+#include "text.hpp"
+
+namespace effscale {
+
+namespace {
+
+struct CompareRow {
+  Strategy strategy;
+  double target = 1;
+  StrategyPoint point;
+  LayerCost cost;
+  std::int64_t peak_memory_bytes = 0;
+  double mac_ratio = 0;
+  std::optional<TimingStats> latency;
+  std::string status = "ok";
+};
+
+DataTable compare_data(const std::vector<CompareRow>& rows) {
+  DataTable t;
+  t.columns = {"strategy", "model", "target", "nominal", "phi", "d", "w", "r", "depth", "width", "resolution", "macs", "mac_ratio",
+               "target_error", "params", "activations", "peak_memory_bytes", "latency_ms", "p10_ms", "p90_ms", "runs",
+               "status"};
+  for (const auto& r : rows) {
+    const bool has_phi = r.strategy.kind == StrategyKind::kCompound || r.strategy.kind == StrategyKind::kOfficial;
+    const bool costed = r.cost.macs > 0;
+    const auto& l = r.latency;
+    t.rows.push_back({r.strategy.name(), r.point.model, r.target, r.point.nominal, has_phi ? Cell{r.point.phi} : Cell{},
+                      r.point.formula.depth, r.point.formula.width, r.point.formula.resolution,
+                      r.point.factors.depth, r.point.factors.width, std::int64_t(r.point.factors.resolution),
+                      costed ? Cell{r.cost.macs} : Cell{}, costed ? Cell{r.mac_ratio} : Cell{},
+                      costed ? Cell{r.mac_ratio / r.target - 1} : Cell{}, costed ? Cell{r.cost.params} : Cell{},
+                      costed ? Cell{r.cost.activations} : Cell{}, costed ? Cell{r.peak_memory_bytes} : Cell{},
+                      l ? Cell{l->median_ms} : Cell{}, l ? Cell{l->p10_ms} : Cell{}, l ? Cell{l->p90_ms} : Cell{},
+                      l ? Cell{std::int64_t(l->runs)} : Cell{}, r.status});
+  }
+  return t;
+}
+
+std::string to_text(const std::vector<CompareRow>& rows, const std::string& heading) {
+  std::ostringstream out;
+  out << heading << "\n\n";
+  const bool with_latency = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.latency.has_value(); });
+  TextTable t;
+  t.headers = {"target", "strategy", "model", "built at", "depth", "width", "res", "MACs", "x target", "params",
+               "activations", "peak memory"};
+  if (with_latency) t.headers.insert(t.headers.end(), {"latency ms", "p10-p90 ms"});
+  t.headers.push_back("status");
+  t.right_aligned.assign(t.headers.size(), true);
+  t.right_aligned[1] = t.right_aligned[2] = false;
+  t.right_aligned.back() = false;
+  double previous = -1;
+  for (const auto& r : rows) {
+    if (previous >= 0 && r.target != previous) t.rows.push_back({});
+    previous = r.target;
+    const bool costed = r.cost.macs > 0;
+    std::vector<std::string> row = {
+        shortest(r.target), r.strategy.name(), r.point.model, fmt::format("{:.3g}", r.point.nominal),
+        fmt::format("{:.3g}", r.point.factors.depth),
+        fmt::format("{:.3g}", r.point.factors.width), std::to_string(r.point.factors.resolution),
+        costed ? human_si(static_cast<double>(r.cost.macs)) : "", costed ? fmt::format("{:.3f}", r.mac_ratio / r.target) : "",
+        costed ? human_si(static_cast<double>(r.cost.params)) : "", costed ? human_si(static_cast<double>(r.cost.activations)) : "",
+        costed ? human_bytes(r.peak_memory_bytes) : ""};
+    if (with_latency) {
+      row.push_back(r.latency ? fmt::format("{:.3f}", r.latency->median_ms) : "");
+      row.push_back(r.latency ? fmt::format("{:.2f}-{:.2f}", r.latency->p10_ms, r.latency->p90_ms) : "");
+    }
+    row.push_back(r.status == "ok" ? "" : r.status);
+    t.rows.push_back(row);
+  }
+  write_text(t, out);
+  out << "\ntarget: the FLOPs multiplier s. built at: the multiplier t at which the strategy's formula was applied;\n"
+         "t is calibrated so that the rounded model's MACs come closest to s (rounding of channels and repeats\n"
+         "overshoots otherwise; --no-calibrate builds at t = s). x target: achieved MACs / (baseline MACs x s).\n"
+         "official: the published b0..b8, b_phi at phi = round(log2 s).\n";
+  return out.str();
+}
+
+std::string plot(const std::vector<CompareRow>& rows, const std::string& title, bool latency) {
+  auto panel = [&](const char* name, const char* y_label, auto y_of) {
+    PlotPanel p;
+    p.title = name;
+    p.x_label = "MACs (billions)";
+    p.y_label = y_label;
+    p.log_x = p.log_y = true;
+    std::vector<std::string> order;
+    for (const auto& r : rows)
+      if (std::find(order.begin(), order.end(), r.strategy.name()) == order.end()) order.push_back(r.strategy.name());
+    for (const auto& name_of_series : order) {
+      PlotSeries s;
+      s.name = name_of_series;
+      std::vector<std::pair<double, double>> points;
+      for (const auto& r : rows) {
+        if (r.strategy.name() != name_of_series || r.cost.macs <= 0) continue;
+        const auto y = y_of(r);
+        if (y) points.emplace_back(static_cast<double>(r.cost.macs) / 1e9, *y);
+      }
+      std::sort(points.begin(), points.end());
+      for (const auto& [x, y] : points) {
+        s.x.push_back(x);
+        s.y.push_back(y);
+      }
+      p.series.push_back(s);
+    }
+    return p;
+  };
+  std::vector<PlotPanel> panels;
+  if (latency) {
+    panels.push_back(panel("Latency vs MACs", "latency (ms, median)", [](const CompareRow& r) -> std::optional<double> {
+      if (!r.latency) return std::nullopt;
+      return r.latency->median_ms;
+    }));
+  }
+  panels.push_back(panel("Activations vs MACs", "activations (millions)", [](const CompareRow& r) -> std::optional<double> {
+    return static_cast<double>(r.cost.activations) / 1e6;
+  }));
+  return render_svg(title, panels);
+}
+
+}  // namespace
+
+int cmd_compare(const std::vector<std::string>& args, Io& io) {
+  cxxopts::Options opts("effscale compare",
+                        "Scaling strategies side by side: each strategy turns a FLOPs multiplier s into (depth, width,\n"
+                        "resolution); the models go through the reference rounding, are costed and (unless --no-latency)\n"
+                        "built with oneDNN and timed. Strategies: compound[:A,B,G] (default the paper's 1.2,1.1,1.15),\n"
+                        "official (published b0..b8), width (w = sqrt s), depth (d = s), resolution (r = sqrt s),\n"
+                        "uniform (d = s^1/3, w = r = s^1/6), fast (Dollar et al. 2021 dWr: d = s^0.1, w = s^0.4, r = s^0.05).");
+  add_baseline_options(opts);
+  opts.add_options("Compare")
+      ("strategies", "Comma list of strategies", cxxopts::value<std::string>()->default_value(
+                         "compound,official,width,depth,resolution,uniform,fast"), "LIST")
+      ("targets", "Comma list of FLOPs multipliers s", cxxopts::value<std::string>()->default_value("1,2,4,8,16,32,64,128"), "LIST")
+      ("no-latency", "Cost only; do not build and time the models")
+      ("no-calibrate", "Build each model at the formula's own multipliers for s, without matching its rounded MACs to s")
+      ("plot", "Draw latency vs MACs and activations vs MACs, one line per strategy, as SVG", cxxopts::value<std::string>(), "FILE");
+  add_bench_options(opts, 10, 0.5);
+  add_output_options(opts);
+  auto result = parse_options(opts, args);
+  if (result.count("help")) {
+    io.out << opts.help({"Model", "Compare", "Measurement", "Output"});
+    return kExitOk;
+  }
+  const Format format = read_format(result);
+  const ModelOptions model = read_baseline_options(result);
+  BenchOptions bench = read_bench_options(result);
+  const bool latency = result.count("no-latency") == 0;
+  std::vector<Strategy> strategies;
+  for (const auto& s : list_option(result["strategies"].as<std::string>(), "--strategies")) {
+    const Strategy parsed = parse_strategy(s);
+    for (const auto& existing : strategies)
+      if (existing.name() == parsed.name()) throw Error(fmt::format("--strategies: '{}' is listed twice", s));
+    strategies.push_back(parsed);
+  }
+  std::vector<double> targets;
+  for (const auto& t : list_option(result["targets"].as<std::string>(), "--targets")) {
+    const double v = require_double(t, "--targets");
+    if (!(v > 0 && v <= 1024)) throw Error(fmt::format("--targets: {} is out of range (0, 1024]", t));
+    targets.push_back(v);
+  }
+  const auto plot_path = option_text(result, "plot");
+  const bool calibrate = result.count("no-calibrate") == 0;
+
+  // Rows: grouped by target, strategies in the given order; costs first, all cheap.
+  std::vector<CompareRow> rows;
+  const NetworkCost base = network_cost(expand(model.baseline));
+  Graph scratch;
+  for (double target : targets) {
+    for (const auto& strategy : strategies) {
+      auto point = calibrate ? calibrated_point(strategy, target, model.baseline, scratch)
+                             : strategy_point(strategy, target, model.baseline.resolution);
+      if (!point) continue;
+      CompareRow row{strategy, target, *point, {}, 0, 0, std::nullopt, "ok"};
+      try {
+        const Graph g = expand(scale(model.baseline, point->factors));
+        const NetworkCost c = network_cost(g);
+        row.cost = c.total;
+        row.peak_memory_bytes = c.peak_activation_bytes;
+        row.mac_ratio = static_cast<double>(c.total.macs) / static_cast<double>(base.total.macs);
+        if (latency) check_bench_memory(g, c, bench.network.batch, model.max_memory, point->model);
+      } catch (const Error& e) {
+        row.status = std::string("skipped: ") + e.what();
+      }
+      rows.push_back(row);
+    }
+  }
+
+  const std::string heading = fmt::format(
+      "Scaling strategies for {} ({} MACs at {}x{}){}", model.baseline.name, human_si(static_cast<double>(base.total.macs)),
+      model.baseline.resolution, model.baseline.resolution,
+      latency ? fmt::format("\nmeasured on {} ({} cores), oneDNN {}, ISA {}; {} threads, batch {}; at least {} runs and {} s "
+                            "per model after {} warm-up runs",
+                            cpu_model(), available_cores(), onednn_version(), onednn_isa(), bench.threads,
+                            bench.network.batch, bench.timing.min_runs, shortest(bench.timing.min_seconds),
+                            bench.timing.warmup_runs)
+              : "; latency not measured (--no-latency)");
+
+  InterruptGuard guard;
+  bool interrupted = false;
+  if (latency) {
+    size_t done = 0, total = 0;
+    for (const auto& r : rows) total += r.status == "ok";
+    for (auto& r : rows) {
+      if (r.status != "ok") continue;
+      if (InterruptGuard::interrupted()) break;
+      if (io.err_is_terminal)
+        io.err << fmt::format("\rcompare: measuring {} ({}/{})          ", r.point.model, ++done, total) << std::flush;
+      try {
+        const BenchResult b = bench_graph(expand(scale(model.baseline, r.point.factors)), bench, &InterruptGuard::flag());
+        if (!InterruptGuard::interrupted()) r.latency = b.latency;
+      } catch (const std::exception& e) {
+        r.status = std::string("failed: ") + e.what();
+      }
+    }
+    if (io.err_is_terminal) io.err << '\n';
+    interrupted = InterruptGuard::interrupted();
+    if (interrupted) {
+      rows.erase(std::remove_if(rows.begin(), rows.end(), [](const CompareRow& r) { return r.status == "ok" && !r.latency; }),
+                 rows.end());
+    }
+  }
+
+  std::ostringstream out;
+  switch (format) {
+    case Format::kTable: out << to_text(rows, heading); break;
+    case Format::kCsv: write_csv(compare_data(rows), out); break;
+    case Format::kJson:
+      write_json_tables(out,
+                        {{"baseline", model.baseline.name}, {"baseline_macs", base.total.macs},
+                         {"machine", latency ? fmt::format("{} ({} cores), oneDNN {}, ISA {}", cpu_model(), available_cores(),
+                                                           onednn_version(), onednn_isa())
+                                             : std::string()},
+                         {"threads", latency ? Cell{std::int64_t(bench.threads)} : Cell{}}},
+                        {{"rows", compare_data(rows)}});
+      break;
+  }
+  if (plot_path) {
+    const std::string title = fmt::format("Scaling strategies for {}{}", model.baseline.name,
+                                          latency ? fmt::format(" on {} ({} threads)", cpu_model(), bench.threads)
+                                                  : " (latency not measured)");
+    write_file_atomic(*plot_path, plot(rows, title, latency));
+    io.err << "wrote " << *plot_path << '\n';
+  }
+  emit(out.str(), result, io);
+  if (interrupted) {
+    io.err << "effscale: interrupted; the rows measured so far are shown\n";
+    return kExitInterrupted;
+  }
+  return kExitOk;
+}
+
+}  // namespace effscale

@@ -1,0 +1,162 @@
+#include "strategy.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "error.hpp"
+#include "text.hpp"
+
+namespace effscale {
+
+std::string Strategy::name() const {
+  switch (kind) {
+    case StrategyKind::kCompound: {
+      const Coefficients paper;
+      if (coefficients.alpha == paper.alpha && coefficients.beta == paper.beta && coefficients.gamma == paper.gamma)
+        return "compound";
+      return fmt::format("compound:{},{},{}", shortest(coefficients.alpha), shortest(coefficients.beta),
+                         shortest(coefficients.gamma));
+    }
+    case StrategyKind::kOfficial: return "official";
+    case StrategyKind::kWidth: return "width";
+    case StrategyKind::kDepth: return "depth";
+    case StrategyKind::kResolution: return "resolution";
+    case StrategyKind::kUniform: return "uniform";
+    case StrategyKind::kFast: return "fast";
+  }
+  return "?";
+}
+
+Strategy parse_strategy(std::string_view text) {
+  Strategy s;
+  const std::string_view head = text.substr(0, text.find(':'));
+  if (head == "compound") {
+    s.kind = StrategyKind::kCompound;
+    if (head.size() < text.size()) {
+      const auto parts = split(text.substr(head.size() + 1), ',');
+      if (parts.size() != 3)
+        throw Error(fmt::format("strategy '{}': expected compound:ALPHA,BETA,GAMMA (e.g. compound:1.2,1.1,1.15)", text));
+      double* targets[3] = {&s.coefficients.alpha, &s.coefficients.beta, &s.coefficients.gamma};
+      const char* names[3] = {"alpha", "beta", "gamma"};
+      for (int i = 0; i < 3; ++i) {
+        *targets[i] = require_double(trim(parts[i]), fmt::format("strategy '{}' {}", text, names[i]));
+        if (!(*targets[i] >= 1 && *targets[i] <= 8))
+          throw Error(fmt::format("strategy '{}': {} {} is out of range [1, 8]", text, names[i], *targets[i]));
+      }
+      const double product = s.coefficients.alpha * s.coefficients.beta * s.coefficients.beta *
+                             s.coefficients.gamma * s.coefficients.gamma;
+      if (!(product > 1.0001))
+        throw Error(fmt::format("strategy '{}': alpha*beta^2*gamma^2 must be above 1 to grow FLOPs", text));
+    }
+    return s;
+  }
+  if (head.size() < text.size()) throw Error(fmt::format("strategy '{}' takes no parameters", text));
+  for (StrategyKind k : {StrategyKind::kOfficial, StrategyKind::kWidth, StrategyKind::kDepth, StrategyKind::kResolution,
+                         StrategyKind::kUniform, StrategyKind::kFast}) {
+    s.kind = k;
+    if (s.name() == text) return s;
+  }
+  const std::vector<std::string> names = {"compound", "official", "width", "depth", "resolution", "uniform", "fast"};
+  const std::string hint = closest_match(text, names);
+  throw Error(fmt::format("unknown strategy '{}'{} (valid: {}, or compound:ALPHA,BETA,GAMMA)", text,
+                          hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), join(names, ", ")));
+}
+
+std::vector<Strategy> all_strategies() {
+  std::vector<Strategy> out;
+  for (const char* n : {"compound", "official", "width", "depth", "resolution", "uniform", "fast"})
+    out.push_back(parse_strategy(n));
+  return out;
+}
+
+Multipliers strategy_multipliers(const Strategy& strategy, double s) {
+  switch (strategy.kind) {
+    case StrategyKind::kCompound: {
+      const auto& c = strategy.coefficients;
+      const double phi = std::log(s) / std::log(c.alpha * c.beta * c.beta * c.gamma * c.gamma);
+      return {std::pow(c.alpha, phi), std::pow(c.beta, phi), std::pow(c.gamma, phi)};
+    }
+    case StrategyKind::kWidth: return {1, std::sqrt(s), 1};
+    case StrategyKind::kDepth: return {s, 1, 1};
+    case StrategyKind::kResolution: return {1, 1, std::sqrt(s)};
+    case StrategyKind::kUniform: return {std::cbrt(s), std::pow(s, 1.0 / 6), std::pow(s, 1.0 / 6)};
+    case StrategyKind::kFast: return {std::pow(s, 0.1), std::pow(s, 0.4), std::pow(s, 0.05)};
+    case StrategyKind::kOfficial: break;
+  }
+  throw Error("the official strategy has no formula; it uses the published b0..b8");
+}
+
+namespace {
+
+StrategyPoint formula_point(const Strategy& strategy, double s, double t, int base_resolution) {
+  StrategyPoint p;
+  p.formula = strategy_multipliers(strategy, s);
+  p.nominal = t;
+  p.multipliers = strategy_multipliers(strategy, t);
+  p.model = fmt::format("{}@{}", strategy.name(), shortest(s));
+  p.factors.depth = p.multipliers.depth;
+  p.factors.width = p.multipliers.width;
+  p.factors.resolution = static_cast<int>(std::nearbyint(std::min(1e9, base_resolution * p.multipliers.resolution)));
+  if (strategy.kind == StrategyKind::kCompound) {
+    const auto& c = strategy.coefficients;
+    p.phi = std::log(t) / std::log(c.alpha * c.beta * c.beta * c.gamma * c.gamma);
+  }
+  return p;
+}
+
+bool in_range(const ScaleFactors& f) {
+  return f.width > 0 && f.width <= 16 && f.depth > 0 && f.depth <= 256 && f.resolution >= 16 && f.resolution <= 8192;
+}
+
+}  // namespace
+
+std::optional<StrategyPoint> strategy_point(const Strategy& strategy, double s, int base_resolution) {
+  if (!(s > 0)) throw Error(fmt::format("FLOPs multiplier {} must be greater than 0", s));
+  if (strategy.kind == StrategyKind::kOfficial) {
+    const double phi = std::nearbyint(std::log2(s));
+    if (phi < 0 || phi > 8) return std::nullopt;
+    const auto preset = find_preset(fmt::format("b{}", static_cast<int>(phi)));
+    StrategyPoint p;
+    p.model = preset->name;
+    p.factors = preset->factors;
+    p.nominal = s;
+    p.multipliers = p.formula = {p.factors.depth, p.factors.width,
+                                 static_cast<double>(p.factors.resolution) / base_resolution};
+    p.phi = phi;
+    return p;
+  }
+  return formula_point(strategy, s, s, base_resolution);
+}
+
+std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
+                                              Graph& scratch) {
+  if (strategy.kind == StrategyKind::kOfficial || s == 1.0) return strategy_point(strategy, s, baseline.resolution);
+  if (!(s > 0)) throw Error(fmt::format("FLOPs multiplier {} must be greater than 0", s));
+  const double base_macs = static_cast<double>(network_cost(expand(baseline)).total.macs);
+  // log(achieved / s) at nominal t; nondecreasing in t, a step function (rounding).
+  auto miss = [&](double t) {
+    const StrategyPoint p = formula_point(strategy, s, t, baseline.resolution);
+    if (!in_range(p.factors)) return std::optional<double>();
+    const double macs = static_cast<double>(evaluate(baseline, p.factors, scratch).total.macs);
+    return std::optional<double>(std::log(macs / base_macs / s));
+  };
+  // Bracket in log t around log s, staying where the factors are valid.
+  double lo = std::log(s) - 3, hi = std::log(s) + 3;
+  if (s > 1) lo = std::max(lo, 0.0);
+  while (hi > lo && !miss(std::exp(hi))) hi -= 0.05;
+  while (lo < hi && !miss(std::exp(lo))) lo += 0.05;
+  if (!miss(std::exp(lo))) return formula_point(strategy, s, s, baseline.resolution);
+  if (*miss(std::exp(hi)) <= 0) return formula_point(strategy, s, std::exp(hi), baseline.resolution);
+  if (*miss(std::exp(lo)) >= 0) return formula_point(strategy, s, std::exp(lo), baseline.resolution);
+  for (int i = 0; i < 60; ++i) {
+    const double mid = (lo + hi) / 2;
+    if (*miss(std::exp(mid)) < 0) lo = mid;
+    else hi = mid;
+  }
+  const double below = *miss(std::exp(lo)), above = *miss(std::exp(hi));
+  const double t = std::fabs(below) < std::fabs(above) ? std::exp(lo) : std::exp(hi);
+  return formula_point(strategy, s, t, baseline.resolution);
+}
+
+}  // namespace effscale
