@@ -27,6 +27,7 @@ struct BenchRow {
 struct BenchSetup {
   int batch = 1;
   BenchOptions options;
+  std::optional<double> peak_gflops;  ///< --peak
 };
 
 double gmacs_per_s(const BenchRow& r, int batch) {
@@ -34,6 +35,11 @@ double gmacs_per_s(const BenchRow& r, int batch) {
              ? static_cast<double>(r.cost.total.macs) * batch / (r.result.latency.median_ms * 1e6)
              : 0.0;
 }
+
+double peak_fraction(const BenchRow& r, const BenchSetup& s) {
+  return s.peak_gflops && *s.peak_gflops > 0 ? 2 * gmacs_per_s(r, s.batch) / *s.peak_gflops : 0.0;
+}
+
 
 std::string machine_line(const BenchSetup& s) {
   return fmt::format("oneDNN {}, ISA {}, {} ({} cores); {} threads, batch {}, layout {}", onednn_version(),
@@ -44,13 +50,14 @@ std::string machine_line(const BenchSetup& s) {
 DataTable model_data(const std::vector<BenchRow>& rows, const BenchSetup& s) {
   DataTable t;
   t.columns = {"model", "resolution", "batch", "threads", "macs", "median_ms", "p10_ms", "p90_ms", "min_ms",
-               "runs", "gmacs_per_s", "params", "activation_bytes", "weight_bytes", "build_ms", "layout",
+               "runs", "gmacs_per_s", "peak_fraction", "params", "activation_bytes", "weight_bytes", "build_ms", "layout",
                "onednn", "isa", "cpu"};
   for (const auto& r : rows) {
     const auto& l = r.result.latency;
     t.rows.push_back({r.model.name, std::int64_t(r.model.factors.resolution), std::int64_t(s.batch),
                       std::int64_t(r.result.threads), r.cost.total.macs, l.median_ms, l.p10_ms, l.p90_ms, l.min_ms,
-                      std::int64_t(l.runs), gmacs_per_s(r, s.batch), r.cost.total.params, r.result.activation_bytes,
+                      std::int64_t(l.runs), gmacs_per_s(r, s.batch),
+                      s.peak_gflops ? Cell{peak_fraction(r, s)} : Cell{}, r.cost.total.params, r.result.activation_bytes,
                       r.result.weight_bytes, r.result.build_ms, std::string(to_string(s.options.network.layout)),
                       onednn_version(), onednn_isa(), cpu_model()});
   }
@@ -74,17 +81,24 @@ std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
   std::ostringstream out;
   const auto& timing = s.options.timing;
   out << machine_line(s) << '\n'
-      << fmt::format("timing: {} warm-up runs, then at least {} runs and {} s per model\n\n", timing.warmup_runs,
+      << fmt::format("timing: {} warm-up runs, then at least {} runs and {} s per model\n", timing.warmup_runs,
                      timing.min_runs, shortest(timing.min_seconds));
+  if (s.peak_gflops)
+    out << fmt::format("float32 peak: {:.0f} GFLOP/s (median of a 2048^3 oneDNN matmul, {} threads); "
+                       "% peak = 2 x MACs / latency / peak\n", *s.peak_gflops, s.options.threads);
+  out << '\n';
   TextTable t;
   t.headers = {"model", "res", "MACs", "median ms", "p10 ms", "p90 ms", "runs", "GMAC/s", "activations", "weights"};
-  t.right_aligned = {false, true, true, true, true, true, true, true, true, true};
+  if (s.peak_gflops) t.headers.push_back("% peak");
+  t.right_aligned.assign(t.headers.size(), true);
+  t.right_aligned[0] = false;
   for (const auto& r : rows) {
     const auto& l = r.result.latency;
     t.rows.push_back({r.model.name, std::to_string(r.model.factors.resolution), human(r.cost.total.macs, 1e9) + "B",
                       fmt::format("{:.3f}", l.median_ms), fmt::format("{:.3f}", l.p10_ms),
                       fmt::format("{:.3f}", l.p90_ms), std::to_string(l.runs), fmt::format("{:.1f}", gmacs_per_s(r, s.batch)),
                       human_bytes(r.result.activation_bytes), human_bytes(r.result.weight_bytes)});
+    if (s.peak_gflops) t.rows.back().push_back(fmt::format("{:.0f}%", 100 * peak_fraction(r, s)));
   }
   write_text(t, out);
   for (const auto& r : rows) {
@@ -125,7 +139,8 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
   opts.parse_positional({"model"});
   add_model_options(opts);
   add_bench_options(opts, 10, 1.0);
-  opts.add_options("Measurement")("layers", "Also time every primitive and show where the time goes");
+  opts.add_options("Measurement")("layers", "Also time every primitive and show where the time goes")
+      ("peak", "Also measure the float32 peak (a 2048^3 oneDNN matmul) and show each model's fraction of it");
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {
@@ -157,6 +172,12 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
   }
 
   InterruptGuard guard;
+  if (result.count("peak")) {
+    TimingOptions peak_timing;
+    peak_timing.min_runs = 10;
+    peak_timing.min_seconds = 1;
+    setup.peak_gflops = measure_peak_gflops(setup.options.threads, 2048, peak_timing);
+  }
   std::vector<BenchRow> rows;
   for (size_t i = 0; i < models.size(); ++i) {
     if (io.err_is_terminal) io.err << fmt::format("measuring {} ({}/{})...\r", models[i].name, i + 1, models.size()) << std::flush;
@@ -175,6 +196,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
     case Format::kJson:
       write_json_tables(out,
                         {{"onednn", onednn_version()}, {"isa", onednn_isa()}, {"cpu", cpu_model()},
+                         {"peak_gflops", setup.peak_gflops ? Cell{*setup.peak_gflops} : Cell{}},
                          {"cores", std::int64_t(available_cores())}, {"threads", std::int64_t(setup.options.threads)},
                          {"batch", std::int64_t(setup.batch)}},
                         {{"models", model_data(rows, setup)}, {"profile", profile_data(rows)}});

@@ -233,7 +233,9 @@ void add_bench_options(cxxopts::Options& opts, int default_runs, double default_
       ("min-time", "Minimum timed seconds per model", cxxopts::value<std::string>()->default_value(shortest(default_seconds)), "S")
       ("warmup", "Untimed runs before timing", cxxopts::value<std::string>()->default_value("3"), "N")
       ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
-      ("seed", "Seed of the synthetic weights and input", cxxopts::value<std::string>()->default_value("1"), "N");
+      ("seed", "Seed of the synthetic weights and input", cxxopts::value<std::string>()->default_value("1"), "N")
+      ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
+                   "library-scratchpad, no-buffer-reuse, se-inner-product", cxxopts::value<std::string>(), "LIST");
 }
 
 BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
@@ -247,6 +249,7 @@ BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
   o.timing.warmup_runs = int_option(result, "warmup", 3, 0, 10000);
   o.network.layout = read_layout(result);
   o.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
+  if (auto lowering = option_text(result, "lowering")) apply_lowering_switches(*lowering, o.network);
   return o;
 }
 

@@ -38,6 +38,19 @@ fi
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# The machine's float32 peak as oneDNN reaches it (2048^3 matmul), per thread count, and each
+# model's MACs: for the fraction of peak, 2 x MACs / latency / peak.
+declare -A peak macs
+for threads in $threads_list; do
+  peak[$threads]=$("$bin" bench b0 --peak --threads "$threads" --runs 1 --min-time 0 --warmup 0 --format csv |
+                   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "peak_fraction") f = i; if ($i == "gmacs_per_s") g = i } }
+                            NR == 2 { printf "%.1f", 2 * $g / $f }')
+done
+for m in $models; do
+  name=${m%%:*}; res=${m##*:}
+  macs[$name]=$("$bin" table --models "$name" --format csv | awk -F, 'NR == 2 { print $6 }')
+done
+
 declare -A ours theirs
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
 for ((round = 1; round <= rounds; round++)); do
@@ -59,7 +72,7 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 
-printf '%-6s %5s %8s %14s %10s %8s\n' model res threads effscale_ms ort_ms ratio
+printf '%-6s %5s %8s %14s %10s %8s %8s\n' model res threads effscale_ms ort_ms ratio of_peak
 for threads in $threads_list; do
   for m in $models; do
     name=${m%%:*}; res=${m##*:}
@@ -71,7 +84,9 @@ for threads in $threads_list; do
     else
       b=n/a; r=n/a
     fi
-    printf '%-6s %5s %8s %14.3f %10s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r"
+    p=$(awk -v m="${macs[$name]}" -v t="$a" -v pk="${peak[$threads]}" 'BEGIN { printf "%.0f%%", 100 * 2 * m / (t * 1e6) / pk }')
+    printf '%-6s %5s %8s %14.3f %10s %8s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$p"
   done
 done
 echo "(medians of $rounds alternating rounds; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1'; ORT: '$anchor efficientnet_bN RES T 30')"
+for threads in $threads_list; do echo "(float32 peak with $threads threads: ${peak[$threads]} GFLOP/s, 'effscale bench --peak'; of_peak = 2 x MACs / effscale latency / peak)"; done

@@ -10,6 +10,8 @@
 #include <numeric>
 #include <thread>
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "error.hpp"
 #include "weights.hpp"
 
@@ -81,6 +83,29 @@ std::vector<GroupTime> group_times(const std::vector<PrimitiveInfo>& primitives,
     if (t.primitives > 0) groups.push_back(t);
   }
   return groups;
+}
+
+double measure_peak_gflops(int threads, int size, const TimingOptions& options) {
+  omp_set_num_threads(threads);
+  set_flush_denormals();
+  using dnnl::memory;
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const memory::dim n = size;
+  const memory::desc a({n, n}, memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, a), engine);
+  const dnnl::matmul matmul(pd);
+  memory x(a, engine), y(a, engine), z(a, engine);
+  std::fill_n(static_cast<float*>(x.get_data_handle()), n * n, 0.5f);
+  std::fill_n(static_cast<float*>(y.get_data_handle()), n * n, 0.25f);
+  const auto samples = time_runs(
+      [&] {
+        matmul.execute(stream, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, y}, {DNNL_ARG_DST, z}});
+        stream.wait();
+      },
+      options);
+  const double ms = summarize(samples).median_ms;
+  return ms > 0 ? 2.0 * static_cast<double>(n) * n * n / (ms * 1e6) : 0.0;
 }
 
 BenchResult bench_graph(const Graph& graph, const BenchOptions& options, const std::atomic<bool>* stop) {

@@ -71,6 +71,10 @@ int available_cores();
 /// up, and times it. Flush-to-zero and denormals-are-zero are set in every executing thread.
 BenchResult bench_graph(const Graph& graph, const BenchOptions& options, const std::atomic<bool>* stop = nullptr);
 
+/// The machine's float32 peak as oneDNN reaches it: the median GFLOP/s (2 * M * N * K / time) of
+/// a square `size`^3 matmul with `threads` threads, over `options` runs.
+double measure_peak_gflops(int threads, int size, const TimingOptions& options);
+
 /// Groups per-primitive times by profile group.
 std::vector<GroupTime> group_times(const std::vector<PrimitiveInfo>& primitives, const std::vector<double>& ms);
 

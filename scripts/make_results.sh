@@ -28,4 +28,4 @@ run compare.csv "$bin" compare --format csv --plot results/compare.svg
 run compare_costs.txt "$bin" compare --no-latency
 
 # Issue 6: effscale against ONNX Runtime, alternating, same run.
-run compare_ort.txt bench/compare_ort.sh -r 3 -t "2 1" -m "b0:224 b2:260 b4:380"
+run compare_ort.txt bench/compare_ort.sh -r 3 -t "2 1" -m "b0:224 b1:240 b2:260 b3:300 b4:380"

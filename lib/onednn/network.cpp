@@ -135,7 +135,7 @@ struct OnednnNetwork::Impl {
 
   dnnl::primitive_attr attr() const {
     dnnl::primitive_attr a;
-    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (options.user_scratchpad) a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     return a;
   }
 
@@ -192,6 +192,15 @@ struct OnednnNetwork::Impl {
     }
   }
 
+  // A value read as N x C x 1 x 1: an inner product's {N, C} output is the same bytes.
+  int as_4d(int value) {
+    const memory::dims dims = values[value].md.dims();
+    if (dims.size() != 2) return value;
+    const int view = add_value(values[value].md.reshape({dims[0], dims[1], 1, 1}), values[value].first_step);
+    values[view].alias_of = value;
+    return view;
+  }
+
   // ---- one lowering function per layer kind ----
 
   void lower_conv(int index) {
@@ -206,8 +215,9 @@ struct OnednnNetwork::Impl {
     const memory::desc bias_md({l.out_c}, Dt::f32, Tag::x);
     const memory::desc dst_md = act_md(l.out_c, l.out_h, l.out_w);
 
+    const bool sum = l.residual >= 0 && options.fuse_residual;
     dnnl::post_ops ops;
-    if (l.residual >= 0) ops.append_sum(1.f);
+    if (sum) ops.append_sum(1.f);
     append_activation(ops, l.activation);
     dnnl::primitive_attr a = attr();
     a.set_post_ops(ops);
@@ -220,6 +230,7 @@ struct OnednnNetwork::Impl {
     // Read the producer's layout directly when a fast kernel accepts it; otherwise let the
     // convolution choose and reorder into its choice.
     dnnl::convolution_forward::primitive_desc pd;
+    tensor_value[l.input] = as_4d(tensor_value[l.input]);
     const memory::desc& given = values[tensor_value[l.input]].md;
     bool direct = true;
     try {
@@ -242,7 +253,7 @@ struct OnednnNetwork::Impl {
     step.fixed_args[DNNL_ARG_WEIGHTS] = prepare_weights(folded.weights, w_user, pd.weights_desc());
     step.fixed_args[DNNL_ARG_BIAS] = prepare_weights(folded.bias, bias_md, pd.bias_desc());
     int dst;
-    if (l.residual >= 0) {
+    if (sum) {
       // The sum post-op accumulates into the destination: write into the shortcut's buffer,
       // which is dead after this layer.
       const int shortcut = tensor_value[l.residual];
@@ -262,6 +273,26 @@ struct OnednnNetwork::Impl {
     const std::int64_t per_output = grouped ? product(wd, 2) : product(wd, 1);  // (ic/g) * kh * kw
     step.info = {layer_name(l), "convolution", pd.impl_info_str(), group_of(l), product(dd) * per_output};
     steps.push_back(std::move(step));
+    if (l.residual >= 0 && !sum) add_residual(l, dst);
+  }
+
+  // The shortcut as its own primitive: dst += residual, in place.
+  void add_residual(const Layer& l, int dst) {
+    const int shortcut = tensor_value[l.residual];
+    dnnl::binary::desc d(dnnl::algorithm::binary_add, values[dst].md, values[shortcut].md, values[dst].md);
+    dnnl::binary::primitive_desc pd(d, attr(), engine);
+    check_impl(l, pd.impl_info_str());
+    Step step;
+    step.primitive = dnnl::binary(pd);
+    step.scratchpad = pd.scratchpad_desc();
+    const int out = add_value(values[dst].md, next_step());
+    values[out].alias_of = dst;
+    use(dst, next_step());
+    use(shortcut, next_step());
+    step.value_args = {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, shortcut}, {DNNL_ARG_DST, out}};
+    step.info = {layer_name(l) + ".add", "binary", pd.impl_info_str(), group_of(l), 0};
+    steps.push_back(std::move(step));
+    tensor_value[l.output] = out;
   }
 
   void lower_pool(int index) {
@@ -286,7 +317,7 @@ struct OnednnNetwork::Impl {
   void lower_scale(int index) {
     const Layer& l = graph.layers[index];
     const int in = tensor_value[l.input];
-    const int gate = tensor_value[l.gate];
+    const int gate = as_4d(tensor_value[l.gate]);
     const memory::desc& src_md = values[in].md;
     dnnl::binary::desc d(dnnl::algorithm::binary_mul, src_md, values[gate].md, src_md);
     dnnl::binary::primitive_desc pd(d, attr(), engine);
@@ -296,7 +327,7 @@ struct OnednnNetwork::Impl {
     step.scratchpad = pd.scratchpad_desc();
     const int dst = add_value(src_md, next_step());
     // In place when the input dies here (it always does in MBConv: pool and multiply read it).
-    if (graph.tensors[l.input].last_use == index) values[dst].alias_of = in;
+    if (options.inplace_scale && graph.tensors[l.input].last_use == index) values[dst].alias_of = in;
     tensor_value[l.output] = dst;
     use(in, next_step());
     use(gate, next_step());
@@ -307,14 +338,16 @@ struct OnednnNetwork::Impl {
 
   void lower_fc(int index) {
     const Layer& l = graph.layers[index];
-    const memory::desc w_any({l.out_c, l.in_c, l.in_h, l.in_w}, Dt::f32, Tag::any);
+    const int in = tensor_value[l.input];
+    const bool flat = values[in].md.dims().size() == 2;
+    const memory::dims w_dims = flat ? memory::dims{l.out_c, l.in_c} : memory::dims{l.out_c, l.in_c, l.in_h, l.in_w};
+    const memory::desc w_any(w_dims, Dt::f32, Tag::any);
     const memory::desc bias_md({l.out_c}, Dt::f32, Tag::x);
     const memory::desc dst_md({batch(), l.out_c}, Dt::f32, Tag::nc);
     dnnl::post_ops ops;
     append_activation(ops, l.activation);
     dnnl::primitive_attr a = attr();
     a.set_post_ops(ops);
-    const int in = tensor_value[l.input];
     dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, values[in].md, w_any, bias_md, dst_md);
     dnnl::inner_product_forward::primitive_desc pd(d, a, engine);
     check_impl(l, pd.impl_info_str());
@@ -323,8 +356,8 @@ struct OnednnNetwork::Impl {
     Step step;
     step.primitive = dnnl::inner_product_forward(pd);
     step.scratchpad = pd.scratchpad_desc();
-    step.fixed_args[DNNL_ARG_WEIGHTS] = prepare_weights(
-        folded.weights, memory::desc({l.out_c, l.in_c, l.in_h, l.in_w}, Dt::f32, Tag::oihw), pd.weights_desc());
+    step.fixed_args[DNNL_ARG_WEIGHTS] =
+        prepare_weights(folded.weights, memory::desc(w_dims, Dt::f32, flat ? Tag::oi : Tag::oihw), pd.weights_desc());
     step.fixed_args[DNNL_ARG_BIAS] = prepare_weights(folded.bias, bias_md, pd.bias_desc());
     const int dst = add_value(pd.dst_desc(), next_step());
     tensor_value[l.output] = dst;
@@ -338,6 +371,12 @@ struct OnednnNetwork::Impl {
   void lower(int index) {
     switch (graph.layers[index].kind) {
       case LayerKind::kConv:
+        if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
+          lower_fc(index);
+        } else {
+          lower_conv(index);
+        }
+        break;
       case LayerKind::kDepthwiseConv: lower_conv(index); break;
       case LayerKind::kGlobalAvgPool: lower_pool(index); break;
       case LayerKind::kChannelScale: lower_scale(index); break;
@@ -485,6 +524,24 @@ const std::vector<PrimitiveInfo>& OnednnNetwork::primitives() const { return imp
 std::int64_t OnednnNetwork::activation_bytes() const { return impl_->activation_bytes; }
 
 std::int64_t OnednnNetwork::weight_bytes() const { return impl_->weight_bytes; }
+
+void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = list.find(',', start);
+    const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item == "no-inplace-scale") o.inplace_scale = false;
+    else if (item == "separate-residual") o.fuse_residual = false;
+    else if (item == "library-scratchpad") o.user_scratchpad = false;
+    else if (item == "no-buffer-reuse") o.reuse_buffers = false;
+    else if (item == "se-inner-product") o.se_inner_product = true;
+    else if (!item.empty() || list.empty())
+      throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
+                              "library-scratchpad, no-buffer-reuse, se-inner-product)", item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
 
 std::string onednn_version() {
   const dnnl_version_t* v = dnnl_version();

@@ -30,7 +30,17 @@ struct NetworkOptions {
   ActivationLayout layout = ActivationLayout::kBlocked;
   bool reuse_buffers = true;      ///< share activation buffers between tensors whose lives do not overlap
   bool forbid_reference = false;  ///< throw when oneDNN picks a slow reference ("ref") kernel
+  // Lowering choices, kept switchable so that their effect can be measured (bench --lowering).
+  bool inplace_scale = true;      ///< SE multiply writes into its input (dst = src0)
+  bool fuse_residual = true;      ///< residual add as a sum post-op of the projection (else a binary add)
+  bool user_scratchpad = true;    ///< one shared scratchpad (else each primitive owns one)
+  bool se_inner_product = false;  ///< SE reduce as an inner product (else a 1x1 convolution)
 };
+
+/// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
+/// "library-scratchpad", "no-buffer-reuse", "se-inner-product") to `options`; throws Error for
+/// an unknown one.
+void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
 /// Where a primitive's time is accounted in profiles.
 enum class ProfileGroup { kStem, kPointwise, kDepthwise, kSqueezeExcite, kHead, kReorder };
