@@ -29,19 +29,24 @@ Graph truncate(const Graph& g, size_t layers) {
 
 // Runs `g` through oneDNN and through the reference executor; returns the max relative error of
 // the last layer's output.
-double compare_with_reference(const Graph& g, int batch, ActivationLayout layout, std::uint64_t seed = 7) {
+double compare_with_reference(const Graph& g, int batch, NetworkOptions o) {
   omp_set_num_threads(2);
-  NetworkOptions o;
   o.batch = batch;
-  o.seed = seed;
-  o.layout = layout;
   OnednnNetwork net(g, o);
+  const std::uint64_t seed = o.seed;
   const TensorInfo& image = g.tensors[0];
   const auto input = make_input(batch, image.c, image.h, image.w, seed);
   net.set_input(input);
   net.run();
   const auto reference = test::reference_forward(g, input, batch, seed);
   return test::max_relative_error(net.output(), reference[g.layers.back().output]);
+}
+
+double compare_with_reference(const Graph& g, int batch, ActivationLayout layout, std::uint64_t seed = 7) {
+  NetworkOptions o;
+  o.seed = seed;
+  o.layout = layout;
+  return compare_with_reference(g, batch, o);
 }
 
 NetworkSpec every_block_kind() {
@@ -88,6 +93,25 @@ TEST_CASE("oneDNN graph matches the reference executor: MobileNetV2 and every bl
       CHECK(compare_with_reference(truncate(kinds, n), 1, layout) <= 1e-4);
     }
   }
+}
+
+TEST_CASE("every lowering switch still matches the reference executor", "[onednn]") {
+  const Graph b0 = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 41}));
+  const Graph kinds = expand(every_block_kind());
+  for (const char* switches : {"no-inplace-scale", "separate-residual", "library-scratchpad", "no-buffer-reuse",
+                               "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product"}) {
+    for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
+      INFO(switches << " " << to_string(layout));
+      NetworkOptions o;
+      o.seed = 11;
+      o.layout = layout;
+      apply_lowering_switches(switches, o);
+      CHECK(compare_with_reference(b0, 1, o) <= 1e-4);
+      CHECK(compare_with_reference(kinds, 2, o) <= 1e-4);
+    }
+  }
+  NetworkOptions o;
+  CHECK_THROWS_WITH(apply_lowering_switches("fast-mode", o), Catch::Contains("unknown lowering switch 'fast-mode'"));
 }
 
 TEST_CASE("B0 runs on no reference kernel and reorders no activation", "[onednn]") {
