@@ -148,6 +148,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
+  check_output_options(result, {"output"});
   const ModelOptions options = read_model_options(result);
   BenchSetup setup;
   setup.options = read_bench_options(result);

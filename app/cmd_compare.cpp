@@ -159,6 +159,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
+  check_output_options(result, {"output", "plot"});
   const ModelOptions model = read_baseline_options(result);
   BenchOptions bench = read_bench_options(result);
   const bool latency = result.count("no-latency") == 0;

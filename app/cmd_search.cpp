@@ -12,6 +12,7 @@
 #include "bench.hpp"
 #include "cli.hpp"
 #include "error.hpp"
+#include "failpoint.hpp"
 #include "interrupt.hpp"
 #include "io.hpp"
 #include "machine.hpp"
@@ -240,6 +241,7 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
+  check_output_options(result, {"output", "plot"});
   const SearchSettings s = read_settings(result);
   const auto plot_path = option_text(result, "plot");
   if (plot_path && !s.latency) throw Error("--plot draws latency; it cannot be used with --no-latency");
@@ -320,7 +322,9 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     if (!header.baseline_latency_ms && !todo.empty()) pointers.push_back(&base);
     for (auto& r : todo) pointers.push_back(&r);
     const auto measure_start = std::chrono::steady_clock::now();
+    const bool interrupt_after_batch = failpoint("interrupt-after-batch");
     measure_latencies(s.model.baseline, pointers, s.measure, &InterruptGuard::flag(), [&](size_t done_count, size_t total) {
+      if (interrupt_after_batch) InterruptGuard::raise_for_testing();
       if (!io.err_is_terminal) return;
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - measure_start).count();
       const double eta = done_count > 0 ? elapsed / static_cast<double>(done_count) * static_cast<double>(total - done_count) : 0;

@@ -117,6 +117,7 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
+  check_output_options(result, {"output"});
   const ModelOptions options = read_model_options(result);
   std::vector<ModelChoice> models;
   if (auto list = option_text(result, "models")) {

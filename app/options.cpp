@@ -200,6 +200,12 @@ Format read_format(const cxxopts::ParseResult& result) {
   throw Error(fmt::format("--format '{}' is not one of: table, csv, json", f));
 }
 
+void check_output_options(const cxxopts::ParseResult& result, const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (auto path = option_text(result, name)) check_output_path(*path);
+  }
+}
+
 void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io) {
   if (auto path = option_text(result, "output")) {
     write_file_atomic(*path, text);

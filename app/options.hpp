@@ -76,6 +76,9 @@ void add_output_options(cxxopts::Options& options);
 
 Format read_format(const cxxopts::ParseResult& result);
 
+/// Checks, before any work, that the named path options (e.g. "output", "plot") can be written.
+void check_output_options(const cxxopts::ParseResult& result, const std::vector<std::string>& names);
+
 /// Prints `text` on io.out, or writes it atomically to --output when given.
 void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io);
 

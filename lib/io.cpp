@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "error.hpp"
+#include "failpoint.hpp"
 
 namespace effscale {
 
@@ -29,8 +31,14 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     return runtime_failure(fmt::format("cannot write '{}' ({}): {}", path, step, std::strerror(saved)));
   };
   size_t written = 0;
+  const bool disk_full = failpoint("write-enospc");
   while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (disk_full && written >= content.size() / 2) {
+      errno = ENOSPC;
+      throw fail("write");
+    }
+    const size_t chunk = disk_full ? std::max<size_t>(1, content.size() / 2) : content.size() - written;
+    ssize_t n = ::write(fd, content.data() + written, std::min(chunk, content.size() - written));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw fail("write");
@@ -48,6 +56,19 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     ::unlink(temp.c_str());
     throw runtime_failure(fmt::format("cannot write '{}' (rename): {}", path, std::strerror(saved)));
   }
+}
+
+void check_output_path(const std::string& path) {
+  if (path.empty()) throw Error("output path is empty");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(fmt::format("output '{}' is a directory, not a file", path));
+  const auto slash = path.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw runtime_failure(fmt::format("cannot write '{}': directory '{}' does not exist", path, parent));
+  if (::access(parent.c_str(), W_OK) != 0)
+    throw runtime_failure(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
 }
 
 std::string read_text_file(const std::string& path, const std::string& what, std::int64_t max_bytes) {

@@ -12,6 +12,10 @@ namespace effscale {
 /// Error names the path and the system's reason.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+/// Checks before long work that `path` can become a file: not a directory, and its directory
+/// exists and is writable. Throws Error (usage) or a runtime Error naming the path.
+void check_output_path(const std::string& path);
+
 /// The whole content of a text file; throws a usage Error (missing, directory, unreadable,
 /// larger than `max_bytes`).
 std::string read_text_file(const std::string& path, const std::string& what,

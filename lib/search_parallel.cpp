@@ -42,6 +42,8 @@ void evaluate_costs(const NetworkSpec& baseline, double phi, double target, std:
           r.status = fmt::format("skipped: needs {} of activation memory, over the limit of {}",
                                  human_bytes(c.peak_activation_bytes), human_bytes(max_memory));
         }
+      } catch (const Error& e) {
+        r.status = std::string("skipped: ") + e.what();  // out of the ranges effscale builds
       } catch (const std::exception& e) {
         r.status = std::string("failed: ") + e.what();
       }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "error.hpp"
+#include "failpoint.hpp"
 #include "weights.hpp"
 
 namespace effscale {
@@ -463,6 +464,8 @@ struct OnednnNetwork::Impl {
     values[tensor_value[0]].pinned = true;
     for (int i = 0; i < static_cast<int>(graph.layers.size()); ++i) {
       try {
+        if (i == 0 && failpoint(fmt::format("onednn-resolution={}", image.h)))
+          throw dnnl::error(dnnl_runtime_error, "injected failure (EFFSCALE_FAILPOINTS)");
         lower(i);
       } catch (const dnnl::error& e) {
         throw runtime_failure(fmt::format("oneDNN refused layer {} ({}): {}", layer_name(graph.layers[i]),

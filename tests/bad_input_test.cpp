@@ -1,0 +1,116 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "test_util.hpp"
+#include "text.hpp"
+
+// Bad command lines across every subcommand: each gets exit status 2 (bad input) or 1 (the work
+// failed), exactly one line "effscale: error: ..." naming the problem, nothing on stdout, and
+// nothing written (the runs happen in an empty working directory, where the search would create
+// results/ by default).
+
+using effscale::test::run;
+
+namespace {
+
+struct Case {
+  std::vector<std::string> args;
+  int status;
+  const char* message;
+};
+
+std::vector<std::string> listing(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) names.push_back(e.path().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("bad command lines: one error line, the right status, nothing written", "[cli][bad-input]") {
+  effscale::test::TempDir dir;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  std::filesystem::create_directory("adir");
+  dir.write("bad.txt", "stem 32\nr1_k3_s11_e1_i32_o16\nr2_k3_s22_e6_i16_o24_sx\nhead 1280\n");
+  dir.write("report.csv", "rank,alpha\n1,1.2\n");
+  dir.write("acc.csv", "alpha,beta,gamma,top1\n1.2,1.1,1.15,150\n");
+  const auto before = listing(dir.path());
+
+  const std::vector<Case> cases = {
+      {{"frobnicate"}, 2, "unknown command 'frobnicate'"},
+      {{"table", "--width", "nan"}, 2, "--width: 'nan' is not a finite number"},
+      {{"table", "--width", "inf"}, 2, "--width: 'inf' is not a finite number"},
+      {{"table", "--width", "0"}, 2, "width multiplier 0 is out of range (0, 16]"},
+      {{"table", "--width", "-2"}, 2, "width multiplier -2 is out of range"},
+      {{"table", "--width", "1e9"}, 2, "width multiplier 1000000000 is out of range"},
+      {{"table", "--depth", ""}, 2, "--depth: '' is not a finite number"},
+      {{"table", "--resolution", "99999"}, 2, "resolution 99999 is out of range [16, 8192]"},
+      {{"table", "--resolution", "0x100"}, 2, "--resolution: '0x100' is not an integer"},
+      {{"table", "--models", ""}, 2, "--models: '' has an empty item"},
+      {{"table", "--baseline", ""}, 2, "baseline name is empty"},
+      {{"table", "--baseline", "adir"}, 2, "baseline file 'adir' is a directory"},
+      {{"table", "--baseline", "missing.txt"}, 2, "unknown baseline 'missing.txt'"},
+      {{"table", "--baseline", "bad.txt"}, 2, "bad.txt:3: block string 'r2_k3_s22_e6_i16_o24_sx': field 7 'sx' (column 22)"},
+      {{"table", "--format", "yaml"}, 2, "--format 'yaml' is not one of: table, csv, json"},
+      {{"table", "--output", "adir"}, 2, "output 'adir' is a directory"},
+      {{"table", "--output", "/nonexistent/t.csv"}, 1, "cannot write '/nonexistent/t.csv'"},
+      {{"table", "--bogus"}, 2, "unknown option '--bogus'"},
+      {{"table", "--max-memory", "0"}, 2, "--max-memory: '0' is not a positive size"},
+      {{"table", "--phi", "1,,2"}, 2, "--phi: '1,,2' has an empty item"},
+      {{"describe", "b0", "--width", "2"}, 2, "describe shows one model"},
+      {{"describe", "b99"}, 2, "unknown model 'b99'"},
+      {{"bench", "--threads", "0"}, 2, "--threads 0 is out of range [1, 1024]"},
+      {{"bench", "--threads", "100000"}, 2, "--threads 100000 is out of range"},
+      {{"bench", "--batch", "1.5"}, 2, "--batch: '1.5' is not an integer"},
+      {{"bench", "--min-time", "-1"}, 2, "--min-time -1 is out of range [0, 3600]"},
+      {{"bench", "--lowering", "turbo"}, 2, "unknown lowering switch 'turbo'"},
+      {{"bench", "--layout", ""}, 2, "--layout '' is not one of: blocked, nhwc"},
+      {{"bench", "b7", "--batch", "64", "--max-memory", "1G"}, 1, "model b7 at batch 64 needs an estimated"},
+      {{"search", "--no-latency", "--alpha", "1:2:0"}, 2, "--alpha: step 0 must be greater than 0"},
+      {{"search", "--no-latency", "--beta", "2:1:0.1"}, 2, "--beta: start 2 is greater than stop 1"},
+      {{"search", "--no-latency", "--gamma", "0.5:1:0.1"}, 2, "--gamma: values must be at least 1"},
+      {{"search", "--no-latency", "--tolerance", "-1"}, 2, "--tolerance -1 must not be negative"},
+      {{"search", "--no-latency", "--target", "nan"}, 2, "--target: 'nan' is not a plain decimal number"},
+      {{"search", "--no-latency", "--shard", "3/2"}, 2, "--shard: i 3 must be in [0, 2)"},
+      {{"search", "--no-latency", "--shard", "1/"}, 2, "--shard '1/' is not i/n"},
+      {{"search", "--measure-parallel", "4", "--threads", "2"}, 2, "--measure-parallel 4 is more than the 2 threads"},
+      {{"search", "--runs", "5", "--rounds", "10"}, 2, "--rounds 10 is more than --runs 5"},
+      {{"search", "--accuracy", "missing.csv", "--rank-by", "score"}, 2, "cannot read accuracy file 'missing.csv'"},
+      {{"search", "--accuracy", "adir", "--rank-by", "score"}, 2, "accuracy file 'adir' is a directory"},
+      {{"search", "--accuracy", "acc.csv", "--rank-by", "score"}, 2, "acc.csv:2: top1 150 is out of range (0, 100]"},
+      {{"search", "--rank-by", "score"}, 2, "--rank-by score needs --accuracy FILE"},
+      {{"search", "--no-latency", "--resume", "report.csv"}, 2, "report.csv: not an effscale search report"},
+      {{"search", "--no-latency", "--plot", "p.svg"}, 2, "--plot draws latency"},
+      {{"search", "--no-latency", "--alpha", "1:1.01:0.01", "--beta", "1", "--gamma", "1"}, 2,
+       "no (alpha, beta, gamma) of the 2 grid triples has alpha*beta^2*gamma^2 within 0.05 of 2; nearest products: 1.01"},
+      {{"merge"}, 2, "merge needs at least one report"},
+      {{"merge", "missing.csv"}, 2, "cannot read report 'missing.csv'"},
+      {{"merge", "adir"}, 2, "report 'adir' is a directory"},
+      {{"merge", "report.csv"}, 2, "report.csv: not an effscale search report"},
+      {{"compare", "--no-latency", "--targets", "0"}, 2, "--targets: 0 is out of range (0, 1024]"},
+      {{"compare", "--no-latency", "--strategies", "fast,fast"}, 2, "--strategies: 'fast' is listed twice"},
+      {{"compare", "--no-latency", "--targets", ""}, 2, "--targets: '' has an empty item"},
+      {{"compare", "--no-latency", "--strategies", "compound:1,1"}, 2, "expected compound:ALPHA,BETA,GAMMA"},
+      {{"compare", "--no-latency", "--plot", "adir"}, 2, "output 'adir' is a directory"},
+      {{"baselines", "nope"}, 2, "unknown baseline 'nope'"},
+  };
+  REQUIRE(cases.size() >= 30);
+  for (const auto& c : cases) {
+    INFO(effscale::join(c.args, " "));
+    const auto r = run(c.args);
+    INFO(r.err);
+    CHECK(r.status == c.status);
+    CHECK(r.out.empty());
+    CHECK(r.err.rfind("effscale: error: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK(listing(dir.path()) == before);
+  }
+  std::filesystem::current_path(cwd);
+}
