@@ -155,13 +155,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
   setup.options.profile = result.count("layers") > 0;
   setup.batch = setup.options.network.batch;
 
-  std::vector<ModelChoice> models;
-  if (result.count("model")) {
-    for (const auto& name : result["model"].as<std::vector<std::string>>()) models.push_back(resolve_model(name, options));
-  }
-  for (const auto& m : formula_models(options)) models.push_back(m);
-  if (options.custom) models.push_back(custom_model(options));
-  if (models.empty()) models.push_back(resolve_model("b0", options));
+  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "b0");
 
   // Check every model before measuring any.
   std::vector<Graph> graphs;

@@ -149,13 +149,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   const Format format = read_format(result);
   check_output_options(result, {"output"});
   const ModelOptions options = read_model_options(result);
-  std::vector<ModelChoice> models;
-  if (result.count("model")) {
-    for (const auto& name : result["model"].as<std::vector<std::string>>()) models.push_back(resolve_model(name, options));
-  }
-  for (const auto& m : formula_models(options)) models.push_back(m);
-  if (options.custom) models.push_back(custom_model(options));
-  if (models.empty()) models.push_back(resolve_model("base", options));
+  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
   if (models.size() != 1) {
     throw Error("describe shows one model: give one name, one --phi value, or --width/--depth/--resolution");
   }

@@ -119,14 +119,14 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
   const Format format = read_format(result);
   check_output_options(result, {"output"});
   const ModelOptions options = read_model_options(result);
-  std::vector<ModelChoice> models;
+  // b0..b7 unless --models or a custom model says otherwise; --phi models always add.
+  std::vector<std::string> names = {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"};
   if (auto list = option_text(result, "models")) {
-    for (const auto& name : list_option(*list, "--models")) models.push_back(resolve_model(name, options));
-  } else if (!options.custom) {
-    for (const char* name : {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"}) models.push_back(resolve_model(name, options));
+    names = list_option(*list, "--models");
+  } else if (options.custom) {
+    names.clear();
   }
-  for (const auto& m : formula_models(options)) models.push_back(m);
-  if (options.custom) models.push_back(custom_model(options));
+  const std::vector<ModelChoice> models = collect_models(names, options, "");
 
   const auto rows = compute(options, models);
   std::ostringstream out;

@@ -176,6 +176,21 @@ ModelChoice custom_model(const ModelOptions& options) {
   return {"custom", "custom", options.custom.value(), NAN};
 }
 
+std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,
+                                        const std::string& fallback) {
+  std::vector<ModelChoice> models;
+  for (const auto& name : names) models.push_back(resolve_model(name, options));
+  for (const auto& m : formula_models(options)) models.push_back(m);
+  if (options.custom) models.push_back(custom_model(options));
+  if (models.empty() && !fallback.empty()) models.push_back(resolve_model(fallback, options));
+  return models;
+}
+
+std::vector<std::string> positional_models(const cxxopts::ParseResult& result, const std::string& option) {
+  if (!result.count(option)) return {};
+  return result[option].as<std::vector<std::string>>();
+}
+
 void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what) {
   if (bytes > limit) {
     throw runtime_failure(fmt::format("{} needs {} of activation memory, over the limit of {} "

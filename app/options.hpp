@@ -65,6 +65,14 @@ std::vector<ModelChoice> formula_models(const ModelOptions& options);
 /// The custom model from --width/--depth/--resolution.
 ModelChoice custom_model(const ModelOptions& options);
 
+/// The models a command was asked for: `names` (resolved), then one formula model per --phi
+/// value, then the custom model; `fallback` (a model name) when that list is empty.
+std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,
+                                        const std::string& fallback);
+
+/// The positional MODEL arguments of `option` (empty when none).
+std::vector<std::string> positional_models(const cxxopts::ParseResult& result, const std::string& option);
+
 /// Throws a runtime Error when `bytes` exceeds the --max-memory limit.
 void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what);
 

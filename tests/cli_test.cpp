@@ -172,15 +172,7 @@ TEST_CASE("bad input: one error line, the right exit status, nothing written", "
       {{"describe", "b0", "--phi", "1"}, 2, "describe shows one model"},
       {{"baselines", "nope"}, 2, "unknown baseline 'nope'"},
   };
-  for (const auto& c : cases) {
-    INFO(effscale::join(c.args, " "));
-    const auto r = run(c.args);
-    CHECK(r.status == c.status);
-    CHECK(r.out.empty());
-    CHECK(r.err.rfind("effscale: error: ", 0) == 0);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.err.find(c.message) != std::string::npos);
-  }
+  for (const auto& c : cases) test::expect_error(c.args, c.status, c.message);
   const auto left = dir.entries();
   CHECK(left == std::vector<std::string>{"bad.txt"});
 }
@@ -254,13 +246,5 @@ TEST_CASE("bench: bad input gets one error line", "[cli]") {
        "model b7 at batch 64 needs an estimated"},
       {{"bench", "b0", "zz"}, 2, "unknown model 'zz'"},
   };
-  for (const auto& c : cases) {
-    INFO(effscale::join(c.args, " "));
-    const auto r = run(c.args);
-    CHECK(r.status == c.status);
-    CHECK(r.out.empty());
-    CHECK(r.err.rfind("effscale: error: ", 0) == 0);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.err.find(c.message) != std::string::npos);
-  }
+  for (const auto& c : cases) test::expect_error(c.args, c.status, c.message);
 }

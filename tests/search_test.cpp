@@ -313,13 +313,7 @@ TEST_CASE("search: bad input gets one line, exit 2, and nothing written", "[sear
         std::find(c.args.begin(), c.args.end(), "speed") != c.args.end())
       args = {"search", "--output", out};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    INFO(join(args, " "));
-    const auto r = run(args);
-    CHECK(r.status == 2);
-    CHECK(r.out.empty());
-    CHECK(r.err.rfind("effscale: error: ", 0) == 0);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.err.find(c.message) != std::string::npos);
+    test::expect_error(args, 2, c.message);
   }
   auto left = dir.entries();
   std::sort(left.begin(), left.end());

@@ -168,10 +168,6 @@ TEST_CASE("compare: bad input", "[strategy][cli]") {
   for (const auto& c : cases) {
     std::vector<std::string> args = {"compare", "--no-latency"};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    INFO(join(args, " "));
-    const auto r = run(args);
-    CHECK(r.status == 2);
-    CHECK(r.out.empty());
-    CHECK(r.err.find(c.message) != std::string::npos);
+    test::expect_error(args, 2, c.message);
   }
 }

@@ -4,6 +4,10 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +34,22 @@ inline CliRun run(const std::vector<std::string>& args) {
   r.out = out.str();
   r.err = err.str();
   return r;
+}
+
+/// Runs `args` and checks the contract for bad input: exit `status`, nothing on stdout, exactly
+/// one line "effscale: error: ..." on stderr that contains `message`.
+inline void expect_error(const std::vector<std::string>& args, int status, const std::string& message) {
+  const CliRun r = run(args);
+  INFO("effscale " << [&] {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    return joined;
+  }() << "\nstderr: " << r.err);
+  CHECK(r.status == status);
+  CHECK(r.out.empty());
+  CHECK(r.err.rfind("effscale: error: ", 0) == 0);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(message) != std::string::npos);
 }
 
 /// A fresh directory under /tmp, removed when the object dies.
