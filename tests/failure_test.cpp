@@ -114,10 +114,12 @@ TEST_CASE("a real tmpfs keeps the previous report when the new one does not fit"
 TEST_CASE("Ctrl-C during a search keeps completed rows, exits 130, and resume finishes", "[failure][onednn]") {
   test::TempDir dir;
   const auto report = dir.file("r.csv");
-  std::vector<std::string> args = {"search", "--runs", "60", "--rounds", "2", "--warmup", "0", "--output", report};
+  std::vector<std::string> args = {"search", "--runs", "100", "--rounds", "2", "--warmup", "0", "--output", report};
   args.insert(args.end(), kSmallGrid.begin(), kSmallGrid.end());
   const pid_t pid = spawn(args, dir.file("out"), dir.file("err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  int early = 0;
+  REQUIRE(::waitpid(pid, &early, WNOHANG) == 0);  // still running when interrupted
   const auto sent = std::chrono::steady_clock::now();
   REQUIRE(::kill(pid, SIGINT) == 0);
   int status = 0;
