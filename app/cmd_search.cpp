@@ -126,7 +126,7 @@ SearchSettings read_settings(const cxxopts::ParseResult& r) {
   auto decimal_option = [&](const char* name) {
     const std::string text = r[name].as<std::string>();
     if (!text.empty() && text[0] == '-') throw Error(fmt::format("--{} {} must not be negative", name, text));
-    return parse_decimal(text, fmt::format("--{}", name), 6);
+    return parse_decimal(text, fmt::format("--{}", name), 4);
   };
   s.constraint.target = decimal_option("target");
   if (s.constraint.target.units == 0) throw Error("--target must be greater than 0");

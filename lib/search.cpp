@@ -120,6 +120,14 @@ GridAxis parse_grid_axis(std::string_view text, std::string_view name) {
 std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
                                             const Constraint& constraint, std::vector<Candidate>* nearest) {
   // p / 10^dp = alpha * beta^2 * gamma^2; keep |p 10^dt - t 10^dp| 10^dl <= l t 10^dp, all exact.
+  // Bounds keep every term below 1e35 (__int128 holds 1.7e38): axis values <= 16 with <= 4
+  // decimals (p < 1.1e26, dp <= 20), target < 1e6 and tolerance <= 1, each with <= 4 decimals.
+  if (constraint.target.digits > 4 || constraint.tolerance.digits > 4)
+    throw Error("the target and the tolerance take at most 4 decimals");
+  if (constraint.target.units <= 0 || constraint.target.units >= 1000000 * pow10(constraint.target.digits))
+    throw Error(fmt::format("target {} is out of range (0, 1000000)", constraint.target.text()));
+  if (constraint.tolerance.units < 0 || constraint.tolerance.units > pow10(constraint.tolerance.digits))
+    throw Error(fmt::format("tolerance {} is out of range [0, 1]", constraint.tolerance.text()));
   const int dp = alpha.digits + 2 * beta.digits + 2 * gamma.digits;
   const Int128 t = constraint.target.units, l = constraint.tolerance.units;
   const int dt = constraint.target.digits, dl = constraint.tolerance.digits;

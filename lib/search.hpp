@@ -68,7 +68,8 @@ struct Constraint {
   Decimal tolerance{5, 2};
 };
 
-/// Candidates of the grid that satisfy the constraint, in enumeration order. `nearest`, if given,
+/// Candidates of the grid that satisfy the constraint, in enumeration order. Throws Error when the
+/// target is outside (0, 1e6), the tolerance outside [0, 1], or either has more than 4 decimals. `nearest`, if given,
 /// receives the closest products found (for an "empty set" message), closest first.
 std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
                                             const Constraint& constraint, std::vector<Candidate>* nearest = nullptr);

@@ -116,6 +116,26 @@ TEST_CASE("the constraint filter is exact at the band's edges", "[search]") {
   CHECK(nearest[0].product == "1.1");
 }
 
+TEST_CASE("the constraint refuses targets and tolerances that would overflow exact arithmetic", "[search]") {
+  // Found by fuzzing (tests/fuzz/corpus/grid/regression-int128-overflow.txt): a tolerance of
+  // 99990.99 with 4-decimal axes overflowed the __int128 products.
+  const GridAxis a = parse_grid_axis("15.9999:16:0.0001", "alpha");
+  Constraint c;
+  c.target = parse_decimal("999999.9999", "t", 4);
+  c.tolerance = parse_decimal("99990.99", "l", 4);
+  CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "tolerance 99990.99 is out of range [0, 1]");
+  c.tolerance = parse_decimal("1", "l");
+  c.target = parse_decimal("1000000", "t");
+  CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "target 1000000 is out of range (0, 1000000)");
+  c.target = parse_decimal("2.00001", "t");
+  CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "the target and the tolerance take at most 4 decimals");
+  // The largest allowed values still compute exactly: 16^5 = 1048576 is within 100% of 999999.9999.
+  c.target = parse_decimal("999999.9999", "t");
+  const auto all = enumerate_candidates(parse_grid_axis("16", "a"), parse_grid_axis("16", "b"), parse_grid_axis("16", "g"), c);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].product == "1048576");
+}
+
 TEST_CASE("each ranking objective orders hand-made rows", "[search]") {
   // a: slow but on target; b: fast with few MACs; c: no latency (failed measurement); d: failed.
   std::vector<CandidateResult> rows = {row("1.2", "1.1", "1.15", 10, 2.0, 300, 50), row("1.1", "1.2", "1.1", 8, 1.6, 200, 90),
@@ -289,6 +309,8 @@ TEST_CASE("search: bad input gets one line, exit 2, and nothing written", "[sear
       {{"--alpha", "0.8:2:0.1"}, "--alpha: values must be at least 1"},
       {{"--tolerance", "-0.1"}, "--tolerance -0.1 must not be negative"},
       {{"--tolerance", "abc"}, "--tolerance: 'abc' is not a plain decimal number"},
+      {{"--tolerance", "2"}, "--tolerance 2 is out of range [0, 1]"},
+      {{"--target", "1.00001"}, "--target: '1.00001' has more than 4 decimals"},
       {{"--target", "0"}, "--target must be greater than 0"},
       {{"--target", "50", "--alpha", "1:1.1:0.1", "--beta", "1", "--gamma", "1"},
        "no (alpha, beta, gamma) of the 2 grid triples has alpha*beta^2*gamma^2 within 0.05 of 50; nearest products: 1.1 (1.1, 1, 1), 1 (1, 1, 1)"},
