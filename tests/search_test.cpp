@@ -125,7 +125,7 @@ TEST_CASE("the constraint refuses targets and tolerances that would overflow exa
   c.tolerance = parse_decimal("99990.99", "l", 4);
   CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "tolerance 99990.99 is out of range [0, 1]");
   c.tolerance = parse_decimal("1", "l");
-  c.target = parse_decimal("1000000", "t");
+  c.target = Decimal{10000000000, 4};  // 1000000.0000: parse_decimal would refuse 7 digits already
   CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "target 1000000 is out of range (0, 1000000)");
   c.target = parse_decimal("2.00001", "t");
   CHECK_THROWS_WITH(enumerate_candidates(a, a, a, c), "the target and the tolerance take at most 4 decimals");
