@@ -275,7 +275,8 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   header.date = utc_now();
   header.timing = timing_words(s);
   header.objective = std::string(to_string(s.objective));
-  header.baseline_macs = network_cost(expand(s.model.baseline)).total.macs;
+  const LayerCost baseline_cost = network_cost(expand(s.model.baseline)).total;
+  header.baseline_macs = baseline_cost.macs;
 
   // Resume: rows of an earlier report of the same search are kept and not measured again.
   std::vector<CandidateResult> results;
@@ -317,7 +318,7 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     // The baseline is timed with the candidates, under the same conditions.
     CandidateResult base;
     base.factors = {1.0, 1.0, s.model.baseline.resolution};
-    base.cost = network_cost(expand(s.model.baseline)).total;
+    base.cost = baseline_cost;
     std::vector<CandidateResult*> pointers;
     if (!header.baseline_latency_ms && !todo.empty()) pointers.push_back(&base);
     for (auto& r : todo) pointers.push_back(&r);
