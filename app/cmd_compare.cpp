@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "bench.hpp"
+#include "compare.hpp"
+#include "limits.hpp"
 #include "cli.hpp"
 #include "cost.hpp"
 #include "error.hpp"
@@ -22,22 +24,11 @@ namespace effscale {
 
 namespace {
 
-struct CompareRow {
-  Strategy strategy;
-  double target = 1;
-  StrategyPoint point;
-  LayerCost cost;
-  std::int64_t peak_memory_bytes = 0;
-  double mac_ratio = 0;
-  std::optional<TimingStats> latency;
-  std::string status = "ok";
-};
-
 DataTable compare_data(const std::vector<CompareRow>& rows) {
   DataTable t;
   t.columns = {"strategy", "model", "target", "nominal", "phi", "d", "w", "r", "depth", "width", "resolution", "macs", "mac_ratio",
-               "target_error", "params", "activations", "peak_memory_bytes", "latency_ms", "p10_ms", "p90_ms", "runs",
-               "status"};
+               "target_error", "params", "activations", "peak_memory_bytes", "network", "rel_latency", "rel_ci_low",
+               "rel_ci_high", "latency_ms", "p10_ms", "p90_ms", "runs", "order", "tied", "status"};
   for (const auto& r : rows) {
     const bool has_phi = r.strategy.kind == StrategyKind::kCompound || r.strategy.kind == StrategyKind::kOfficial;
     const bool costed = r.cost.macs > 0;
@@ -48,8 +39,11 @@ DataTable compare_data(const std::vector<CompareRow>& rows) {
                       costed ? Cell{r.cost.macs} : Cell{}, costed ? Cell{r.mac_ratio} : Cell{},
                       costed ? Cell{r.mac_ratio / r.target - 1} : Cell{}, costed ? Cell{r.cost.params} : Cell{},
                       costed ? Cell{r.cost.activations} : Cell{}, costed ? Cell{r.peak_memory_bytes} : Cell{},
-                      l ? Cell{l->median_ms} : Cell{}, l ? Cell{l->p10_ms} : Cell{}, l ? Cell{l->p90_ms} : Cell{},
-                      l ? Cell{std::int64_t(l->runs)} : Cell{}, r.status});
+                      Cell{r.network}, l ? Cell{l->rel.estimate} : Cell{}, l ? Cell{l->rel.low} : Cell{},
+                      l ? Cell{l->rel.high} : Cell{}, l ? Cell{l->ms} : Cell{}, l ? Cell{l->p10_ms} : Cell{},
+                      l ? Cell{l->p90_ms} : Cell{}, l ? Cell{std::int64_t(l->runs)} : Cell{},
+                      r.order > 0 ? Cell{std::int64_t(r.order)} : Cell{}, r.order > 0 ? Cell{Boolean{r.tied}} : Cell{},
+                      r.status.text()});
   }
   return t;
 }
@@ -61,7 +55,7 @@ std::string to_text(const std::vector<CompareRow>& rows, const std::string& head
   TextTable t;
   t.headers = {"target", "strategy", "model", "built at", "depth", "width", "res", "MACs", "x target", "params",
                "activations", "peak memory"};
-  if (with_latency) t.headers.insert(t.headers.end(), {"latency ms", "p10-p90 ms"});
+  if (with_latency) t.headers.insert(t.headers.end(), {"order", "rel latency [95%]", "ms"});
   t.headers.push_back("status");
   t.right_aligned.assign(t.headers.size(), true);
   t.right_aligned[1] = t.right_aligned[2] = false;
@@ -79,10 +73,12 @@ std::string to_text(const std::vector<CompareRow>& rows, const std::string& head
         costed ? human_si(static_cast<double>(r.cost.params)) : "", costed ? human_si(static_cast<double>(r.cost.activations)) : "",
         costed ? human_bytes(r.peak_memory_bytes) : ""};
     if (with_latency) {
-      row.push_back(r.latency ? fmt::format("{:.3f}", r.latency->median_ms) : "");
-      row.push_back(r.latency ? fmt::format("{:.2f}-{:.2f}", r.latency->p10_ms, r.latency->p90_ms) : "");
+      const auto& l = r.latency;
+      row.push_back(r.order > 0 ? std::to_string(r.order) + (r.tied ? "=" : " ") : "");
+      row.push_back(l ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", l->rel.estimate, l->rel.low, l->rel.high) : "");
+      row.push_back(l ? fmt::format("{:.3f}", l->ms) : "");
     }
-    row.push_back(r.status == "ok" ? "" : r.status);
+    row.push_back(r.status.ok() ? "" : r.status.text());
     t.rows.push_back(row);
   }
   write_text(t, out);
@@ -90,6 +86,9 @@ std::string to_text(const std::vector<CompareRow>& rows, const std::string& head
          "t is calibrated so that the rounded model's MACs come closest to s (rounding of channels and repeats\n"
          "overshoots otherwise; --no-calibrate builds at t = s). x target: achieved MACs / (baseline MACs x s).\n"
          "official: the published b0..b8, b_phi at phi = round(log2 s).\n";
+  if (with_latency)
+    out << "order: by latency within the target, each model timed next to the baseline (rel latency, 95% interval);\n"
+           "'=' marks the models the measurement cannot tell apart from the fastest (their intervals overlap).\n";
   return out.str();
 }
 
@@ -125,7 +124,7 @@ std::string plot(const std::vector<CompareRow>& rows, const std::string& title, 
   if (latency) {
     panels.push_back(panel("Latency vs MACs", "latency (ms, median)", [](const CompareRow& r) -> std::optional<double> {
       if (!r.latency) return std::nullopt;
-      return r.latency->median_ms;
+      return r.latency->ms;
     }));
   }
   panels.push_back(panel("Activations vs MACs", "activations (millions)", [](const CompareRow& r) -> std::optional<double> {
@@ -140,8 +139,8 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts("effscale compare",
                         "Scaling strategies side by side: each strategy turns a FLOPs multiplier s into (depth, width,\n"
                         "resolution); the models go through the reference rounding, are costed and (unless --no-latency)\n"
-                        "built with oneDNN and timed. Strategies: compound[:A,B,G] (default the paper's 1.2,1.1,1.15),\n"
-                        "official (published b0..b8), width (w = sqrt s), depth (d = s), resolution (r = sqrt s),\n"
+                        "built with oneDNN and timed next to the baseline. Strategies: compound[:A,B,G] (default the paper's\n"
+                        "1.2,1.1,1.15), official (published b0..b8), width (w = sqrt s), depth (d = s), resolution (r = sqrt s),\n"
                         "uniform (d = s^1/3, w = r = s^1/6), fast (Dollar et al. 2021 dWr: d = s^0.1, w = s^0.4, r = s^0.05).");
   add_baseline_options(opts);
   opts.add_options("Compare")
@@ -151,7 +150,8 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
       ("no-latency", "Cost only; do not build and time the models")
       ("no-calibrate", "Build each model at the formula's own multipliers for s, without matching its rounded MACs to s")
       ("plot", "Draw latency vs MACs and activations vs MACs, one line per strategy, as SVG", cxxopts::value<std::string>(), "FILE");
-  add_bench_options(opts, 10, 0.5);
+  const MeasureDefaults defaults{10, 0.0, false, 0.0};
+  add_measure_options(opts, defaults);
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {
@@ -161,106 +161,72 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   const Format format = read_format(result);
   check_output_options(result, {"output", "plot"});
   const ModelOptions model = read_baseline_options(result);
-  BenchOptions bench = read_bench_options(result);
-  const bool latency = result.count("no-latency") == 0;
-  std::vector<Strategy> strategies;
+  ComparePlan plan;
+  plan.baseline = model.baseline;
+  plan.max_memory = model.max_memory;
+  plan.latency = result.count("no-latency") == 0;
+  plan.calibrate = result.count("no-calibrate") == 0;
+  plan.measure = read_measure_options(result, defaults);
   for (const auto& s : list_option(result["strategies"].as<std::string>(), "--strategies")) {
     const Strategy parsed = parse_strategy(s);
-    for (const auto& existing : strategies)
+    for (const auto& existing : plan.strategies)
       if (existing.name() == parsed.name()) throw Error(fmt::format("--strategies: '{}' is listed twice", s));
-    strategies.push_back(parsed);
+    plan.strategies.push_back(parsed);
   }
-  std::vector<double> targets;
   for (const auto& t : list_option(result["targets"].as<std::string>(), "--targets")) {
     const double v = require_double(t, "--targets");
-    if (!(v > 0 && v <= 1024)) throw Error(fmt::format("--targets: {} is out of range (0, 1024]", t));
-    targets.push_back(v);
+    if (!(v > 0 && v <= kMaxTarget)) throw Error(fmt::format("--targets: {} is out of range (0, {}]", t, kMaxTarget));
+    plan.targets.push_back(v);
   }
   const auto plot_path = option_text(result, "plot");
-  const bool calibrate = result.count("no-calibrate") == 0;
-
-  // Rows: grouped by target, strategies in the given order; costs first, all cheap.
-  std::vector<CompareRow> rows;
-  const NetworkCost base = network_cost(expand(model.baseline));
-  Graph scratch;
-  for (double target : targets) {
-    for (const auto& strategy : strategies) {
-      auto point = calibrate ? calibrated_point(strategy, target, model.baseline, scratch)
-                             : strategy_point(strategy, target, model.baseline.resolution);
-      if (!point) continue;
-      CompareRow row{strategy, target, *point, {}, 0, 0, std::nullopt, "ok"};
-      try {
-        const Graph g = expand(scale(model.baseline, point->factors));
-        const NetworkCost c = network_cost(g);
-        row.cost = c.total;
-        row.peak_memory_bytes = c.peak_activation_bytes;
-        row.mac_ratio = static_cast<double>(c.total.macs) / static_cast<double>(base.total.macs);
-        if (latency) check_bench_memory(g, c, bench.network.batch, model.max_memory, point->model);
-      } catch (const Error& e) {
-        row.status = std::string("skipped: ") + e.what();
-      }
-      rows.push_back(row);
-    }
-  }
-
-  const std::string heading = fmt::format(
-      "Scaling strategies for {} ({} MACs at {}x{}){}", model.baseline.name, human_si(static_cast<double>(base.total.macs)),
-      model.baseline.resolution, model.baseline.resolution,
-      latency ? fmt::format("\nmeasured on {} ({} cores), oneDNN {}, ISA {}; {} threads, batch {}; at least {} runs and {} s "
-                            "per model after {} warm-up runs",
-                            cpu_model(), available_cores(), onednn_version(), onednn_isa(), bench.threads,
-                            bench.network.batch, bench.timing.min_runs, shortest(bench.timing.min_seconds),
-                            bench.timing.warmup_runs)
-              : "; latency not measured (--no-latency)");
 
   InterruptGuard guard;
-  bool interrupted = false;
-  if (latency) {
-    size_t done = 0, total = 0;
-    for (const auto& r : rows) total += r.status == "ok";
-    for (auto& r : rows) {
-      if (r.status != "ok") continue;
-      if (InterruptGuard::interrupted()) break;
-      if (io.err_is_terminal)
-        io.err << fmt::format("\rcompare: measuring {} ({}/{})          ", r.point.model, ++done, total) << std::flush;
-      try {
-        const BenchResult b = bench_graph(expand(scale(model.baseline, r.point.factors)), bench, &InterruptGuard::flag());
-        if (!InterruptGuard::interrupted()) r.latency = b.latency;
-      } catch (const std::exception& e) {
-        r.status = std::string("failed: ") + e.what();
-      }
-    }
-    if (io.err_is_terminal) io.err << '\n';
-    interrupted = InterruptGuard::interrupted();
-    if (interrupted) {
-      rows.erase(std::remove_if(rows.begin(), rows.end(), [](const CompareRow& r) { return r.status == "ok" && !r.latency; }),
-                 rows.end());
-    }
-  }
+  auto progress = [&](const MeasureProgress& p) {
+    if (!io.err_is_terminal) return;
+    io.err << fmt::format("\rcompare: batch {}/{}, {}/{} models measured{}        ", p.batch, p.batches, p.complete,
+                          p.total, p.eta_seconds >= 0 ? fmt::format(", about {:.0f} s left", p.eta_seconds) : "")
+           << std::flush;
+  };
+  const CompareOutcome outcome = run_compare(plan, &InterruptGuard::flag(), progress);
+  if (io.err_is_terminal && plan.latency) io.err << '\n';
+  const MachineInfo machine = this_machine();
+  const auto& base = outcome.baseline_cost;
+  const std::string heading = fmt::format(
+      "Scaling strategies for {} ({} MACs at {}x{}){}", plan.baseline.name, human_si(static_cast<double>(base.total.macs)),
+      plan.baseline.resolution, plan.baseline.resolution,
+      outcome.measurement ? fmt::format("\nmeasured on {}; {}", machine.text(), measure_words(plan.measure, *outcome.measurement))
+                          : "; latency not measured (--no-latency)");
 
   std::ostringstream out;
   switch (format) {
-    case Format::kTable: out << to_text(rows, heading); break;
-    case Format::kCsv: write_csv(compare_data(rows), out); break;
-    case Format::kJson:
-      write_json_tables(out,
-                        {{"baseline", model.baseline.name}, {"baseline_macs", base.total.macs},
-                         {"machine", latency ? fmt::format("{} ({} cores), oneDNN {}, ISA {}", cpu_model(), available_cores(),
-                                                           onednn_version(), onednn_isa())
-                                             : std::string()},
-                         {"threads", latency ? Cell{std::int64_t(bench.threads)} : Cell{}}},
-                        {{"rows", compare_data(rows)}});
+    case Format::kTable:
+      out << to_text(outcome.rows, heading);
+      if (outcome.measurement)
+        for (const auto& w : measure_warnings(*outcome.measurement)) out << "warning: " << w << '\n';
       break;
+    case Format::kCsv: write_csv(compare_data(outcome.rows), out); break;
+    case Format::kJson: {
+      std::vector<std::pair<std::string, Cell>> meta = {{"baseline", plan.baseline.name}, {"baseline_macs", base.total.macs}};
+      if (outcome.measurement) {
+        meta.insert(meta.end(), {{"machine", machine.text()},
+                                 {"threads", std::int64_t(plan.measure.threads)},
+                                 {"baseline_latency_ms", outcome.measurement->reference.median_ms},
+                                 {"drift", outcome.measurement->drift},
+                                 {"timing", measure_words(plan.measure, *outcome.measurement)}});
+      }
+      write_json_tables(out, meta, {{"rows", compare_data(outcome.rows)}});
+      break;
+    }
   }
   if (plot_path) {
-    const std::string title = fmt::format("Scaling strategies for {}{}", model.baseline.name,
-                                          latency ? fmt::format(" on {} ({} threads)", cpu_model(), bench.threads)
-                                                  : " (latency not measured)");
-    write_file_atomic(*plot_path, plot(rows, title, latency));
+    const std::string title = fmt::format("Scaling strategies for {}{}", plan.baseline.name,
+                                          plan.latency ? fmt::format(" on {} ({} threads)", machine.cpu, plan.measure.threads)
+                                                       : " (latency not measured)");
+    write_file_atomic(*plot_path, plot(outcome.rows, title, plan.latency));
     io.err << "wrote " << *plot_path << '\n';
   }
   emit(out.str(), result, io);
-  if (interrupted) {
+  if (outcome.interrupted) {
     io.err << "effscale: interrupted; the rows measured so far are shown\n";
     return kExitInterrupted;
   }

@@ -1,12 +1,11 @@
-// effscale search: enumerate (alpha, beta, gamma) under alpha * beta^2 * gamma^2 ~ T, cost every
-// candidate, measure latency, rank, and write a report that resume and merge read.
-// effscale merge: join shard reports of one search and re-rank.
+// effscale search: options into a SearchPlan, run_search (lib/search_pipeline.hpp), and the
+// outcome printed and written. effscale merge: reports into a MergePlan, merge_reports, printed.
 
 #include <fmt/format.h>
 
 #include <chrono>
-#include <ctime>
-#include <set>
+#include <cstdlib>
+#include <thread>
 #include <sstream>
 
 #include "bench.hpp"
@@ -15,174 +14,50 @@
 #include "failpoint.hpp"
 #include "interrupt.hpp"
 #include "io.hpp"
-#include "machine.hpp"
+#include "limits.hpp"
 #include "options.hpp"
 #include "report/table.hpp"
-#include "search.hpp"
 #include "search_output.hpp"
+#include "search_pipeline.hpp"
 #include "text.hpp"
 
 namespace effscale {
 
 namespace {
 
-struct SearchSettings {
-  ModelOptions model;
-  GridAxis alpha, beta, gamma;
-  Constraint constraint;
-  double phi = 1;
-  bool latency = true;
-  Objective objective = Objective::kNormLatency;
-  std::optional<std::string> accuracy_path;
-  std::optional<double> latency_target_ms;
-  int top = 10;
-  int shard_index = 0, shard_count = 1;
-  std::optional<std::string> resume_path;
-  std::string output_path;
-  MeasureOptions measure;
-};
+const MeasureDefaults kSearchMeasure{36, 0.0, true, 110.0};
 
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+// A baseline name from data (a file's `name` line) as a piece of a file name: letters, digits,
+// '.', '-' and '_' only, never "." or "..".
+std::string file_name_piece(const std::string& name) {
+  std::string out;
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  if (out.empty() || out.find_first_not_of('.') == std::string::npos) out = "baseline";
+  return out;
 }
 
-SearchKey make_key(const SearchSettings& s) {
-  SearchKey k;
-  k.fields = {{"baseline", s.model.baseline.name},
-              {"baseline_spec", fmt::format("{:016x}", fnv1a(format_baseline_text(s.model.baseline)))},
-              {"phi", shortest(s.phi)},
-              {"target", s.constraint.target.text()},
-              {"tolerance", s.constraint.tolerance.text()},
-              {"alpha", s.alpha.spec()},
-              {"beta", s.beta.spec()},
-              {"gamma", s.gamma.spec()},
-              {"latency", s.latency ? "on" : "off"}};
-  if (s.latency) {
-    const auto& m = s.measure;
-    k.fields.insert(k.fields.end(), {{"cores", std::to_string(m.cores)},
-                                     {"measure_parallel", std::to_string(m.parallel)},
-                                     {"batch", std::to_string(m.batch)},
-                                     {"layout", std::string(to_string(m.layout))},
-                                     {"runs", std::to_string(m.runs)},
-                                     {"rounds", std::to_string(m.rounds)},
-                                     {"warmup", std::to_string(m.warmup_runs)},
-                                     {"seed", std::to_string(m.seed)}});
-  }
-  return k;
-}
-
-std::string command_line(const SearchSettings& s) {
+std::string command_line(const SearchPlan& p, const std::string& output) {
   std::string c = fmt::format("effscale search --baseline {} --phi {} --target {} --tolerance {} --alpha {} --beta {} "
-                              "--gamma {} --rank-by {}",
-                              s.model.baseline.name, shortest(s.phi), s.constraint.target.text(),
-                              s.constraint.tolerance.text(), s.alpha.spec(), s.beta.spec(), s.gamma.spec(),
-                              to_string(s.objective));
-  if (!s.latency) {
+                              "--gamma {}{} --rank-by {}",
+                              p.baseline_arg, shortest(p.phi), p.constraint.target.text(), p.constraint.tolerance.text(),
+                              p.alpha.spec(), p.beta.spec(), p.gamma.spec(), p.calibrate ? "" : " --no-calibrate",
+                              to_string(p.objective));
+  if (!p.latency) {
     c += " --no-latency";
   } else {
-    const auto& m = s.measure;
-    c += fmt::format(" --threads {} --measure-parallel {} --batch {} --layout {} --runs {} --rounds {} --warmup {} --seed {}",
-                     m.cores, m.parallel, m.batch, to_string(m.layout), m.runs, m.rounds, m.warmup_runs, m.seed);
+    const auto& m = p.measure;
+    c += fmt::format(" --threads {} --batch {} --layout {} --seed {} --runs {} --min-time {} --warmup {} --replicates {} "
+                     "--budget {}",
+                     m.threads, m.network.batch, to_string(m.network.layout), m.network.seed, m.settings.min_runs,
+                     shortest(m.settings.min_seconds), m.settings.warmup, m.settings.replicates,
+                     shortest(m.settings.budget_seconds));
+    const std::string lowering = lowering_switches(m.network);
+    if (!lowering.empty()) c += " --lowering " + lowering;
   }
-  if (s.accuracy_path) c += " --accuracy " + *s.accuracy_path;
-  if (s.latency_target_ms) c += " --latency-target " + shortest(*s.latency_target_ms);
-  if (s.shard_count > 1) c += fmt::format(" --shard {}/{}", s.shard_index, s.shard_count);
-  c += " --output " + s.output_path;
+  if (p.latency_target_ms) c += " --latency-target " + shortest(*p.latency_target_ms);
+  if (p.shard_count > 1) c += fmt::format(" --shard {}/{}", p.shard_index, p.shard_count);
+  c += " --output " + output;
   return c;
-}
-
-std::string timing_words(const SearchSettings& s) {
-  if (!s.latency) return "latency not measured (--no-latency)";
-  const auto& m = s.measure;
-  return fmt::format("{} warm-up runs, then {} timed runs in {} interleaved rounds per candidate (fewer than "
-                     "bench's default of at least 10 runs and 1 s); {} candidate(s) timed at once with {} thread(s) "
-                     "each; batch {}, layout {}",
-                     m.warmup_runs, m.runs, m.rounds, m.parallel, std::max(1, m.cores / m.parallel), m.batch,
-                     to_string(m.layout));
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-SearchSettings read_settings(const cxxopts::ParseResult& r) {
-  SearchSettings s;
-  s.model = read_baseline_options(r);
-  s.alpha = parse_grid_axis(r["alpha"].as<std::string>(), "alpha");
-  s.beta = parse_grid_axis(r["beta"].as<std::string>(), "beta");
-  s.gamma = parse_grid_axis(r["gamma"].as<std::string>(), "gamma");
-  if (static_cast<double>(s.alpha.size()) * static_cast<double>(s.beta.size()) * static_cast<double>(s.gamma.size()) > 1e8)
-    throw Error("the grid has more than 100,000,000 triples; use coarser steps or --shard");
-  auto decimal_option = [&](const char* name) {
-    const std::string text = r[name].as<std::string>();
-    if (!text.empty() && text[0] == '-') throw Error(fmt::format("--{} {} must not be negative", name, text));
-    return parse_decimal(text, fmt::format("--{}", name), 4);
-  };
-  s.constraint.target = decimal_option("target");
-  if (s.constraint.target.units == 0) throw Error("--target must be greater than 0");
-  s.constraint.tolerance = decimal_option("tolerance");
-  if (s.constraint.tolerance.value() > 1) throw Error(fmt::format("--tolerance {} is out of range [0, 1]", s.constraint.tolerance.text()));
-  s.phi = require_double(r["phi"].as<std::string>(), "--phi");
-  if (!(s.phi >= -8 && s.phi <= 16)) throw Error(fmt::format("--phi {} is out of range [-8, 16]", s.phi));
-  s.latency = r.count("no-latency") == 0;
-  if (auto rank = option_text(r, "rank-by")) {
-    s.objective = parse_objective(*rank);
-  } else {
-    s.objective = s.latency ? Objective::kNormLatency : Objective::kMacsError;
-  }
-  if (needs_latency(s.objective) && !s.latency)
-    throw Error(fmt::format("--rank-by {} needs latency; with --no-latency rank by macs-error, params or activations",
-                            to_string(s.objective)));
-  s.accuracy_path = option_text(r, "accuracy");
-  if (s.objective == Objective::kScore && !s.accuracy_path)
-    throw Error("--rank-by score needs --accuracy FILE (CSV with alpha,beta,gamma,top1)");
-  if (auto target = option_text(r, "latency-target")) {
-    const double v = require_double(*target, "--latency-target");
-    if (!(v > 0)) throw Error(fmt::format("--latency-target {} must be greater than 0 (milliseconds)", v));
-    s.latency_target_ms = v;
-  }
-  s.top = int_option(r, "top", 10, 1, 1000000);
-  if (auto shard = option_text(r, "shard")) {
-    const auto parts = split(*shard, '/');
-    const auto i = parts.size() == 2 ? parse_int(parts[0]) : std::nullopt;
-    const auto n = parts.size() == 2 ? parse_int(parts[1]) : std::nullopt;
-    if (!i || !n) throw Error(fmt::format("--shard '{}' is not i/n (e.g. 0/4: the first of 4 shards)", *shard));
-    if (*n < 1 || *n > 1000000) throw Error(fmt::format("--shard: n {} is out of range [1, 1000000]", *n));
-    if (*i < 0 || *i >= *n) throw Error(fmt::format("--shard: i {} must be in [0, {}) (shards are numbered from 0)", *i, *n));
-    s.shard_index = static_cast<int>(*i);
-    s.shard_count = static_cast<int>(*n);
-  }
-  s.resume_path = option_text(r, "resume");
-  auto& m = s.measure;
-  m.cores = int_option(r, "threads", available_cores(), 1, 1024);
-  m.parallel = int_option(r, "measure-parallel", 1, 1, 1024);
-  if (m.parallel > m.cores)
-    throw Error(fmt::format("--measure-parallel {} is more than the {} threads available (--threads)", m.parallel, m.cores));
-  m.batch = int_option(r, "batch", 1, 1, 4096);
-  m.runs = int_option(r, "runs", 20, 1, 100000);
-  m.rounds = int_option(r, "rounds", 4, 1, 1000);
-  if (m.rounds > m.runs) throw Error(fmt::format("--rounds {} is more than --runs {}", m.rounds, m.runs));
-  m.warmup_runs = int_option(r, "warmup", 2, 0, 10000);
-  m.layout = read_layout(r);
-  m.seed = static_cast<std::uint64_t>(int_option(r, "seed", 1, 0, 2147483647));
-  m.max_memory = s.model.max_memory;
-  if (auto out = option_text(r, "output")) {
-    s.output_path = *out;
-  } else {
-    s.output_path = fmt::format("results/search-{}-phi{}{}.csv", s.model.baseline.name, shortest(s.phi),
-                                s.shard_count > 1 ? fmt::format("-shard{}of{}", s.shard_index, s.shard_count) : "");
-  }
-  return s;
 }
 
 std::string format_duration(double seconds) {
@@ -191,15 +66,82 @@ std::string format_duration(double seconds) {
                        : fmt::format("{}:{:02}", total / 60, total % 60);
 }
 
+// Reads the options into a plan; `output` receives the report's path.
+SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
+  SearchPlan p;
+  const ModelOptions model = read_baseline_options(r);
+  p.baseline = model.baseline;
+  p.baseline_arg = r["baseline"].as<std::string>();
+  p.max_memory = model.max_memory;
+  p.alpha = parse_grid_axis(r["alpha"].as<std::string>(), "alpha");
+  p.beta = parse_grid_axis(r["beta"].as<std::string>(), "beta");
+  p.gamma = parse_grid_axis(r["gamma"].as<std::string>(), "gamma");
+  if (static_cast<double>(p.alpha.size()) * static_cast<double>(p.beta.size()) * static_cast<double>(p.gamma.size()) > 1e8)
+    throw Error("the grid has more than 100,000,000 triples; use coarser steps or --shard");
+  auto decimal_option = [&](const char* name) {
+    const std::string text = r[name].as<std::string>();
+    if (!text.empty() && text[0] == '-') throw Error(fmt::format("--{} {} must not be negative", name, text));
+    return parse_decimal(text, fmt::format("--{}", name), 4);
+  };
+  p.constraint.target = decimal_option("target");
+  if (p.constraint.target.units == 0) throw Error("--target must be greater than 0");
+  p.constraint.tolerance = decimal_option("tolerance");
+  if (p.constraint.tolerance.value() > 1)
+    throw Error(fmt::format("--tolerance {} is out of range [0, 1]", p.constraint.tolerance.text()));
+  p.phi = require_double(r["phi"].as<std::string>(), "--phi");
+  check_phi(p.phi, "--phi");
+  p.latency = r.count("no-latency") == 0;
+  p.calibrate = p.latency && r.count("no-calibrate") == 0;
+  if (auto rank = option_text(r, "rank-by")) {
+    p.objective = parse_objective(*rank);
+  } else {
+    p.objective = !p.latency ? Objective::kMacsError : p.calibrate ? Objective::kRelLatency : Objective::kNormLatency;
+  }
+  if (needs_latency(p.objective) && !p.latency)
+    throw Error(fmt::format("--rank-by {} needs latency; with --no-latency rank by macs-error, params or activations",
+                            to_string(p.objective)));
+  if (auto accuracy = option_text(r, "accuracy")) {
+    p.accuracy = parse_accuracy(read_text_file(*accuracy, "accuracy file"), *accuracy);
+  } else if (p.objective == Objective::kScore) {
+    throw Error("--rank-by score needs --accuracy FILE (CSV with alpha,beta,gamma,top1)");
+  }
+  if (auto target = option_text(r, "latency-target")) {
+    const double v = require_double(*target, "--latency-target");
+    if (!(v > 0)) throw Error(fmt::format("--latency-target {} must be greater than 0 (milliseconds)", v));
+    p.latency_target_ms = v;
+  }
+  std::optional<int> shards;
+  if (r.count("shards")) shards = int_option(r, "shards", 1, 1, 1000000);
+  if (auto shard = option_text(r, "shard")) {
+    const Shard s = parse_shard(*shard, shards, [](const char* name) { return std::getenv(name); });
+    p.shard_index = s.index;
+    p.shard_count = s.count;
+  } else if (shards) {
+    throw Error("--shards N goes with --shard auto (the index comes from the job array)");
+  }
+  if (auto resume = option_text(r, "resume"))
+    p.resume = parse_report(read_text_file(*resume, "resume report"), *resume);
+  if (p.latency) p.measure = read_measure_options(r, kSearchMeasure);
+  if (auto out = option_text(r, "output")) {
+    output = *out;
+  } else {
+    output = fmt::format("results/search-{}-phi{}{}.csv", file_name_piece(p.baseline.name), shortest(p.phi),
+                         p.shard_count > 1 ? fmt::format("-shard{}of{}", p.shard_index, p.shard_count) : "");
+  }
+  p.command = command_line(p, output);
+  return p;
+}
+
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts(
       "effscale search",
       "Grid search of compound-scaling coefficients: every (alpha, beta, gamma) of the grids with\n"
-      "|alpha*beta^2*gamma^2 - T| / T <= tolerance is scaled at phi (d = alpha^phi, w = beta^phi, r = round(base*gamma^phi)),\n"
-      "costed, built with oneDNN and timed, then ranked. The full ranked report (one row per candidate) is written to\n"
-      "results/ (or --output); the terminal shows the top candidates.");
+      "|alpha*beta^2*gamma^2 - T| / T <= tolerance is scaled to the same MAC budget (T^phi x the baseline's; each triple\n"
+      "at its own phi*, or at phi itself with --no-calibrate), costed, built with oneDNN and timed next to the unscaled\n"
+      "baseline, then ranked with 95% intervals. The full report (one row per candidate) goes to results/ (or --output);\n"
+      "the terminal shows the top candidates and which of them are tied.");
   add_baseline_options(opts);
   opts.add_options("Search")
       ("alpha", "Depth grid start:stop:step", cxxopts::value<std::string>()->default_value("1.0:2.0:0.05"), "RANGE")
@@ -207,10 +149,14 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
       ("gamma", "Resolution grid start:stop:step", cxxopts::value<std::string>()->default_value("1.0:1.5:0.05"), "RANGE")
       ("target", "T: the FLOPs multiplier per unit of phi", cxxopts::value<std::string>()->default_value("2"), "T")
       ("tolerance", "Keep triples with |product - T| / T within this", cxxopts::value<std::string>()->default_value("0.05"), "X")
-      ("phi", "Scale every candidate to this phi", cxxopts::value<std::string>()->default_value("1"), "PHI")
-      ("no-latency", "Skip the latency measurement (fast; ranks by macs-error unless --rank-by says otherwise)")
-      ("rank-by", "norm-latency (latency x target MACs / achieved MACs; default), latency, macs-error, params, "
-                  "activations, score (needs --accuracy)", cxxopts::value<std::string>(), "OBJ")
+      ("phi", "Scale every candidate to the MACs of T^phi x the baseline's", cxxopts::value<std::string>()->default_value("1"), "PHI")
+      ("no-calibrate", "Build each triple at phi itself, not at the phi* that matches the MAC budget (the paper's "
+                       "procedure; ranks by norm-latency)")
+      ("no-latency", "Skip the latency measurement (fast; costs the models at phi itself and ranks by macs-error unless "
+                     "--rank-by says otherwise)")
+      ("rank-by", "rel-latency (default: latency relative to the baseline timed next to it), norm-latency (latency x "
+                  "target MACs / achieved MACs; default with --no-calibrate), latency, macs-error, params, activations, "
+                  "score (needs --accuracy)", cxxopts::value<std::string>(), "OBJ")
       ("accuracy", "CSV alpha,beta,gamma,top1 of your measured accuracies: enables --rank-by score, the MnasNet "
                    "objective top1 * (latency / target)^-0.07", cxxopts::value<std::string>(), "FILE")
       ("latency-target", "Latency target T of the score in ms (default: the baseline's latency x target^phi)",
@@ -218,17 +164,11 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
       ("top", "Candidates shown on the terminal", cxxopts::value<std::string>()->default_value("10"), "K")
       ("resume", "Skip candidates already in this earlier report of the same search, and include its rows",
        cxxopts::value<std::string>(), "FILE")
-      ("shard", "Evaluate only candidates i, i+n, i+2n, ... (0 <= i < n); join the reports with 'effscale merge'",
-       cxxopts::value<std::string>(), "i/n");
-  opts.add_options("Measurement")
-      ("threads", "Cores to use for timing (default: every core)", cxxopts::value<std::string>(), "N")
-      ("measure-parallel", "Candidates timed at once, each with threads/K oneDNN threads", cxxopts::value<std::string>()->default_value("1"), "K")
-      ("runs", "Timed runs per candidate", cxxopts::value<std::string>()->default_value("20"), "N")
-      ("rounds", "Interleaved timing rounds the runs are split into", cxxopts::value<std::string>()->default_value("4"), "N")
-      ("warmup", "Untimed runs per candidate", cxxopts::value<std::string>()->default_value("2"), "N")
-      ("batch", "Images per forward pass", cxxopts::value<std::string>()->default_value("1"), "N")
-      ("layout", "Activation layout: blocked or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
-      ("seed", "Seed of the synthetic weights", cxxopts::value<std::string>()->default_value("1"), "N");
+      ("shard", "Evaluate only candidates i, i+n, i+2n, ... (0 <= i < n); 'auto' takes i and n from a job array "
+                "(SLURM_ARRAY_TASK_ID/COUNT, or JOB_COMPLETION_INDEX with --shards); join with 'effscale merge'",
+       cxxopts::value<std::string>(), "i/n|auto")
+      ("shards", "With --shard auto: the number of shards n", cxxopts::value<std::string>(), "N");
+  add_measure_options(opts, kSearchMeasure);
   opts.add_options("Output")
       ("format", "Standard output: table (top candidates), csv or json (every candidate)",
        cxxopts::value<std::string>()->default_value("table"), "FMT")
@@ -242,135 +182,60 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   }
   const Format format = read_format(result);
   check_output_options(result, {"output", "plot"});
-  const SearchSettings s = read_settings(result);
+  std::string output;
+  const SearchPlan plan = read_plan(result, output);
+  const int top = int_option(result, "top", 10, 1, 1000000);
   const auto plot_path = option_text(result, "plot");
-  if (plot_path && !s.latency) throw Error("--plot draws latency; it cannot be used with --no-latency");
-  AccuracyTable accuracy;
-  if (s.accuracy_path) accuracy = parse_accuracy(read_text_file(*s.accuracy_path, "accuracy file"), *s.accuracy_path);
-
-  // Candidates.
-  std::vector<Candidate> nearest;
-  std::vector<Candidate> candidates = enumerate_candidates(s.alpha, s.beta, s.gamma, s.constraint, &nearest);
-  const size_t grid_size = s.alpha.size() * s.beta.size() * s.gamma.size();
-  if (candidates.empty()) {
-    std::vector<std::string> near;
-    for (const auto& c : nearest)
-      near.push_back(fmt::format("{} ({}, {}, {})", c.product, c.alpha.text(), c.beta.text(), c.gamma.text()));
-    throw Error(fmt::format("no (alpha, beta, gamma) of the {} grid triples has alpha*beta^2*gamma^2 within {} of {}; "
-                            "nearest products: {}",
-                            grid_size, s.constraint.tolerance.text(), s.constraint.target.text(),
-                            near.empty() ? "none" : join(near, ", ")));
-  }
-  if (s.shard_count > 1) {
-    std::vector<Candidate> mine;
-    for (size_t i = static_cast<size_t>(s.shard_index); i < candidates.size(); i += static_cast<size_t>(s.shard_count))
-      mine.push_back(candidates[i]);
-    candidates = std::move(mine);
-  }
-
-  ReportHeader header;
-  header.key = make_key(s);
-  header.command = command_line(s);
-  header.machine = fmt::format("{} ({} cores), oneDNN {}, ISA {}", cpu_model(), available_cores(), onednn_version(), onednn_isa());
-  header.date = utc_now();
-  header.timing = timing_words(s);
-  header.objective = std::string(to_string(s.objective));
-  const LayerCost baseline_cost = network_cost(expand(s.model.baseline)).total;
-  header.baseline_macs = baseline_cost.macs;
-
-  // Resume: rows of an earlier report of the same search are kept and not measured again.
-  std::vector<CandidateResult> results;
-  std::set<std::tuple<Decimal, Decimal, Decimal>> done;
-  if (s.resume_path) {
-    const Report earlier = parse_report(read_text_file(*s.resume_path, "resume report"), *s.resume_path);
-    const std::string difference = header.key.difference(earlier.header.key);
-    if (!difference.empty())
-      throw Error(fmt::format("resume report '{}' was made by a different search ({}, this search vs the report)",
-                              *s.resume_path, difference));
-    for (const auto& r : earlier.results) {
-      if (done.insert({r.candidate.alpha, r.candidate.beta, r.candidate.gamma}).second) results.push_back(r);
-    }
-    if (earlier.header.baseline_latency_ms) header.baseline_latency_ms = earlier.header.baseline_latency_ms;
-  }
-  std::vector<CandidateResult> todo;
-  for (const auto& c : candidates) {
-    if (done.count({c.alpha, c.beta, c.gamma})) continue;
-    CandidateResult r;
-    r.candidate = c;
-    todo.push_back(r);
-  }
-
-  // Everything the report needs is known to be valid: check the output is writable before working.
-  if (s.output_path.empty()) throw Error("--output is empty");
-  const auto slash = s.output_path.rfind('/');
-  if (!result.count("output") && slash != std::string::npos) {
-    ensure_directory(s.output_path.substr(0, slash));
-  }
-
-  const auto started = std::chrono::steady_clock::now();
-  evaluate_costs(s.model.baseline, s.phi, s.constraint.target.value(), s.model.max_memory, todo);
+  if (plot_path && !plan.latency) throw Error("--plot draws latency; it cannot be used with --no-latency");
   InterruptGuard guard;
-  bool interrupted = false;
-  if (s.latency) {
-    if (io.err_is_terminal)
-      io.err << fmt::format("search: {} candidates ({} of {} grid triples{}), {} to measure\n", candidates.size(),
-                            candidates.size(), grid_size, s.shard_count > 1 ? ", this shard" : "", todo.size());
-    // The baseline is timed with the candidates, under the same conditions.
-    CandidateResult base;
-    base.factors = {1.0, 1.0, s.model.baseline.resolution};
-    base.cost = baseline_cost;
-    std::vector<CandidateResult*> pointers;
-    if (!header.baseline_latency_ms && !todo.empty()) pointers.push_back(&base);
-    for (auto& r : todo) pointers.push_back(&r);
-    const auto measure_start = std::chrono::steady_clock::now();
-    const bool interrupt_after_batch = failpoint("interrupt-after-batch");
-    measure_latencies(s.model.baseline, pointers, s.measure, &InterruptGuard::flag(), [&](size_t done_count, size_t total) {
-      if (interrupt_after_batch) InterruptGuard::raise_for_testing();
-      if (!io.err_is_terminal) return;
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - measure_start).count();
-      const double eta = done_count > 0 ? elapsed / static_cast<double>(done_count) * static_cast<double>(total - done_count) : 0;
-      io.err << fmt::format("\rsearch: measured {}/{} candidates, {} elapsed, about {} left   ", done_count, total,
-                            format_duration(elapsed), format_duration(eta))
-             << std::flush;
-    });
-    if (io.err_is_terminal) io.err << '\n';
-    if (base.latency) header.baseline_latency_ms = base.latency->median_ms;
-    interrupted = InterruptGuard::interrupted();
-  }
-  for (auto& r : todo) {
-    // An interrupted run keeps only what completed.
-    if (interrupted && r.ok() && !r.latency) continue;
-    results.push_back(std::move(r));
-  }
-  for (auto& r : results) {
-    auto it = accuracy.find({r.candidate.alpha, r.candidate.beta, r.candidate.gamma});
-    r.top1 = it == accuracy.end() ? std::nullopt : std::optional<double>(it->second);
-  }
-  ScoreSettings score;
-  if (s.latency_target_ms) {
-    score.latency_target_ms = *s.latency_target_ms;
-  } else if (header.baseline_latency_ms) {
-    score.latency_target_ms = *header.baseline_latency_ms * std::pow(s.constraint.target.value(), s.phi);
-  }
-  rank_results(results, s.objective, score);
-  write_file_atomic(s.output_path, format_report(header, results, s.objective, score));
-  if (plot_path) write_file_atomic(*plot_path, search_plot_svg(header, results, s.objective, score, s.top));
+  const bool interrupt_after_batch = failpoint("interrupt-after-batch");
+  SearchCallbacks callbacks;
+  callbacks.ready = [&] {
+    const auto slash = output.rfind('/');
+    if (!result.count("output") && slash != std::string::npos) ensure_directory(output.substr(0, slash));
+  };
+  callbacks.progress = [&](const MeasureProgress& p) {
+    if (p.batch_done && interrupt_after_batch) InterruptGuard::raise_for_testing();
+    if (!io.err_is_terminal) return;
+    if (p.racing) {
+      io.err << fmt::format("\rsearch: racing {} contenders, {} of the {} budget used        ", p.contenders,
+                            format_duration(p.elapsed_seconds), format_duration(plan.measure.settings.budget_seconds));
+    } else {
+      io.err << fmt::format("\rsearch: batch {}/{}, {}/{} networks measured, {} elapsed{}        ", p.batch, p.batches,
+                            p.complete, p.total, format_duration(p.elapsed_seconds),
+                            p.eta_seconds >= 0 ? ", about " + format_duration(p.eta_seconds) + " left" : "");
+    }
+    io.err << std::flush;
+  };
+  const bool pause_after_checkpoint = failpoint("pause-after-checkpoint");
+  callbacks.checkpoint = [&](const SearchOutcome& partial) {
+    write_file_atomic(output, format_report(partial.header, partial.results, partial.objective, partial.score));
+    // Tests: hold still until a real signal arrives, so that it lands right after these rows are on disk.
+    while (pause_after_checkpoint && !InterruptGuard::interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  if (io.err_is_terminal && plan.latency)
+    io.err << "search: costing and calibrating the candidates, then measuring (Ctrl-C keeps what is measured)\n";
+  const SearchOutcome outcome = run_search(plan, &InterruptGuard::flag(), callbacks);
+  if (io.err_is_terminal && plan.latency) io.err << '\n';
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (interrupted) {
+  write_file_atomic(output, format_report(outcome.header, outcome.results, outcome.objective, outcome.score));
+  if (plot_path)
+    write_file_atomic(*plot_path, search_plot_svg(outcome.header, outcome.results, outcome.objective, outcome.score, top));
+  if (outcome.interrupted) {
     io.err << fmt::format("effscale: interrupted; {} completed rows kept in {}\nresume with: {} --resume {}\n",
-                          results.size(), s.output_path, join(args_for_resume(args), " "), s.output_path);
+                          outcome.results.size(), output, join(args_for_resume(args), " "), output);
     return kExitInterrupted;
   }
   std::ostringstream out;
   switch (format) {
     case Format::kTable:
-      out << search_summary_text(header, results, s.objective, score, s.top, SearchCounts{grid_size, candidates.size(), todo.size(), seconds},
-                                 s.output_path);
+      out << search_summary_text(outcome.header, outcome.results, outcome.objective, outcome.score, top,
+                                 SummaryCounts{outcome.counts, outcome.seconds}, output);
       break;
-    case Format::kCsv: write_csv(search_data(results, s.objective, score), out); break;
+    case Format::kCsv: write_csv(report_table(outcome.results, outcome.objective, outcome.score), out); break;
     case Format::kJson:
-      write_json_tables(out, search_meta(header), {{"candidates", search_data(results, s.objective, score)}});
+      write_json_tables(out, search_meta(outcome.header),
+                        {{"candidates", report_table(outcome.results, outcome.objective, outcome.score)}});
       break;
   }
   io.out << out.str();
@@ -380,8 +245,9 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
 
 int cmd_merge(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts("effscale merge",
-                        "Joins reports of one search (e.g. its shards) into one ranked report. Refuses reports made\n"
-                        "with different options; a candidate in several reports is kept once.");
+                        "Joins reports of one search (e.g. its shards, run on any machines) into one ranked report.\n"
+                        "Refuses reports of different searches; a candidate in several reports is kept once; says when\n"
+                        "the reports come from different machines (then ranks by relative latency) or a shard is missing.");
   opts.positional_help("REPORT.csv...");
   opts.add_options()("reports", "Reports", cxxopts::value<std::vector<std::string>>())
       ("rank-by", "Objective (default: the reports' own)", cxxopts::value<std::string>(), "OBJ")
@@ -397,65 +263,34 @@ int cmd_merge(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
+  check_output_options(result, {"output"});
   if (!result.count("reports")) throw Error("merge needs at least one report (effscale merge A.csv B.csv ...)");
-  const auto paths = result["reports"].as<std::vector<std::string>>();
+  MergePlan plan;
+  plan.sources = result["reports"].as<std::vector<std::string>>();
   const int top = int_option(result, "top", 10, 1, 1000000);
-  std::optional<double> latency_target;
   if (auto t = option_text(result, "latency-target")) {
-    latency_target = require_double(*t, "--latency-target");
-    if (!(*latency_target > 0)) throw Error(fmt::format("--latency-target {} must be greater than 0", *latency_target));
+    plan.latency_target_ms = require_double(*t, "--latency-target");
+    if (!(*plan.latency_target_ms > 0))
+      throw Error(fmt::format("--latency-target {} must be greater than 0", *plan.latency_target_ms));
   }
-
-  std::vector<Report> reports;
-  for (const auto& p : paths) reports.push_back(parse_report(read_text_file(p, "report"), p));
-  for (size_t i = 1; i < reports.size(); ++i) {
-    const std::string difference = reports[0].header.key.difference(reports[i].header.key);
-    if (!difference.empty())
-      throw Error(fmt::format("'{}' and '{}' come from different searches ({})", paths[0], paths[i], difference));
-  }
-  const Objective objective =
-      parse_objective(option_text(result, "rank-by").value_or(reports[0].header.objective.empty() ? "norm-latency"
-                                                                                                 : reports[0].header.objective));
-  ReportHeader header = reports[0].header;
-  std::vector<double> baseline_latencies;
-  std::vector<CandidateResult> merged;
-  std::set<std::tuple<Decimal, Decimal, Decimal>> seen;
-  for (const auto& r : reports) {
-    if (r.header.baseline_latency_ms) baseline_latencies.push_back(*r.header.baseline_latency_ms);
-    for (const auto& c : r.results)
-      if (seen.insert({c.candidate.alpha, c.candidate.beta, c.candidate.gamma}).second) merged.push_back(c);
-  }
-  if (!baseline_latencies.empty()) header.baseline_latency_ms = summarize(baseline_latencies).median_ms;
-  header.command = fmt::format("effscale merge {}", join(paths, " "));
-  header.date = utc_now();
-  header.objective = std::string(to_string(objective));
-  ScoreSettings score;
-  if (latency_target) {
-    score.latency_target_ms = *latency_target;
-  } else if (header.baseline_latency_ms) {
-    const auto& f = header.key.fields;
-    double target = 2, phi = 1;
-    for (const auto& [k, v] : f) {
-      if (k == "target") target = require_double(v, "report target");
-      if (k == "phi") phi = require_double(v, "report phi");
-    }
-    score.latency_target_ms = *header.baseline_latency_ms * std::pow(target, phi);
-  }
-  if (needs_latency(objective)) {
-    const bool any = std::any_of(merged.begin(), merged.end(), [](const CandidateResult& c) { return c.latency.has_value(); });
-    if (!any) throw Error(fmt::format("--rank-by {} needs latency, and these reports have none", to_string(objective)));
-  }
-  rank_results(merged, objective, score);
-  const std::string report = format_report(header, merged, objective, score);
-  if (auto out = option_text(result, "output")) write_file_atomic(*out, report);
+  if (auto rank = option_text(result, "rank-by")) plan.objective = parse_objective(*rank);
+  for (const auto& p : plan.sources) plan.reports.push_back(parse_report(read_text_file(p, "report"), p));
+  const MergeOutcome merged = merge_reports(plan);
+  const std::string report = format_report(merged.header, merged.results, merged.objective, merged.score);
+  const auto output = option_text(result, "output");
+  if (output) write_file_atomic(*output, report);
+  for (const auto& note : merged.notes) io.err << "effscale: note: " << note << '\n';
   std::ostringstream out;
   switch (format) {
     case Format::kTable:
-      out << search_summary_text(header, merged, objective, score, top, SearchCounts{0, merged.size(), 0, 0},
-                                 option_text(result, "output").value_or(""));
+      out << search_summary_text(merged.header, merged.results, merged.objective, merged.score, top, SummaryCounts{},
+                                 output.value_or(""));
       break;
-    case Format::kCsv: write_csv(search_data(merged, objective, score), out); break;
-    case Format::kJson: write_json_tables(out, search_meta(header), {{"candidates", search_data(merged, objective, score)}}); break;
+    case Format::kCsv: write_csv(report_table(merged.results, merged.objective, merged.score), out); break;
+    case Format::kJson:
+      write_json_tables(out, search_meta(merged.header),
+                        {{"candidates", report_table(merged.results, merged.objective, merged.score)}});
+      break;
   }
   io.out << out.str();
   io.out.flush();

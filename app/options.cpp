@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "error.hpp"
+#include "limits.hpp"
 #include "bench.hpp"
 #include "io.hpp"
 #include "text.hpp"
@@ -108,8 +109,7 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
   ModelOptions m = read_baseline_options(result);
   auto coefficient = [&](const char* name) {
     const double v = require_double(result[name].as<std::string>(), fmt::format("--{}", name));
-    if (!(v >= 1 && v <= 8))
-      throw Error(fmt::format("--{} {} is out of range [1, 8] (compound scaling grows every dimension)", name, v));
+    check_coefficient(v, fmt::format("--{}", name));
     return v;
   };
   m.coefficients.alpha = coefficient("alpha");
@@ -118,7 +118,7 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
   if (auto phi = option_text(result, "phi")) {
     for (const auto& item : list_option(*phi, "--phi")) {
       const double v = require_double(item, "--phi");
-      if (!(v >= -8 && v <= 16)) throw Error(fmt::format("--phi {} is out of range [-8, 16]", v));
+      check_phi(v, "--phi");
       m.phis.push_back(v);
     }
   }
@@ -131,7 +131,7 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
     if (depth) f.depth = require_double(*depth, "--depth");
     if (resolution) {
       const auto r = require_int(*resolution, "--resolution");
-      if (r < 16 || r > 8192) throw Error(fmt::format("resolution {} is out of range [16, 8192]", r));
+      check_resolution(r);
       f.resolution = static_cast<int>(r);
     }
     check_factors(f);
@@ -246,43 +246,50 @@ ActivationLayout read_layout(const cxxopts::ParseResult& result) {
   throw Error(fmt::format("--layout '{}' is not one of: blocked, nhwc", layout));
 }
 
-void add_bench_options(cxxopts::Options& opts, int default_runs, double default_seconds) {
+void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
   opts.add_options("Measurement")
+      ("threads", "oneDNN threads per forward pass (default: every core)", cxxopts::value<std::string>(), "N")
       ("batch", "Images per forward pass", cxxopts::value<std::string>()->default_value("1"), "N")
-      ("threads", "oneDNN threads (default: every core)", cxxopts::value<std::string>(), "N")
-      ("runs", "Minimum timed runs per model", cxxopts::value<std::string>()->default_value(std::to_string(default_runs)), "N")
-      ("min-time", "Minimum timed seconds per model", cxxopts::value<std::string>()->default_value(shortest(default_seconds)), "S")
-      ("warmup", "Untimed runs before timing", cxxopts::value<std::string>()->default_value("3"), "N")
       ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
-      ("seed", "Seed of the synthetic weights and input", cxxopts::value<std::string>()->default_value("1"), "N")
+      ("seed", "Seed of the synthetic weights, the input and the measurement order", cxxopts::value<std::string>()->default_value("1"), "N")
       ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
-                   "library-scratchpad, no-buffer-reuse, se-inner-product", cxxopts::value<std::string>(), "LIST");
+                   "library-scratchpad, no-buffer-reuse, se-inner-product", cxxopts::value<std::string>(), "LIST")
+      ("runs", "Runs per network, each timed between two runs of the reference (the unscaled baseline)",
+       cxxopts::value<std::string>()->default_value(std::to_string(d.runs)), "N")
+      ("min-time", "Keep timing each network until its own timed runs add up to this many seconds",
+       cxxopts::value<std::string>()->default_value(shortest(d.min_seconds)), "S")
+      ("warmup", "Untimed runs of each network after building it", cxxopts::value<std::string>()->default_value("2"), "N")
+      ("replicates", "Times every network (and the reference) is built afresh and timed again: a build's memory "
+                     "placement shifts its speed for as long as it lives", cxxopts::value<std::string>()->default_value("3"), "K");
+  if (d.racing) {
+    opts.add_options("Measurement")
+        ("budget", "Seconds the whole measurement may take: once every network has its runs, the rest goes to "
+                   "timing the candidates still tied with the leader (0: no racing)",
+         cxxopts::value<std::string>()->default_value(shortest(d.budget_seconds)), "S");
+  }
 }
 
-BenchOptions read_bench_options(const cxxopts::ParseResult& result) {
-  BenchOptions o;
-  o.network.batch = int_option(result, "batch", 1, 1, 4096);
-  o.threads = int_option(result, "threads", available_cores(), 1, 1024);
-  o.timing.min_runs = int_option(result, "runs", 10, 1, 1000000);
+MeasureConfig read_measure_options(const cxxopts::ParseResult& result, const MeasureDefaults& d) {
+  MeasureConfig c;
+  c.threads = int_option(result, "threads", available_cores(), 1, kMaxThreads);
+  c.network.batch = int_option(result, "batch", 1, 1, kMaxBatch);
+  c.network.layout = read_layout(result);
+  c.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
+  if (auto lowering = option_text(result, "lowering")) apply_lowering_switches(*lowering, c.network);
+  c.settings.seed = c.network.seed;
+  c.settings.min_runs = int_option(result, "runs", d.runs, 1, 1000000);
   const double seconds = require_double(result["min-time"].as<std::string>(), "--min-time");
   if (!(seconds >= 0 && seconds <= 3600)) throw Error(fmt::format("--min-time {} is out of range [0, 3600]", seconds));
-  o.timing.min_seconds = seconds;
-  o.timing.warmup_runs = int_option(result, "warmup", 3, 0, 10000);
-  o.network.layout = read_layout(result);
-  o.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
-  if (auto lowering = option_text(result, "lowering")) apply_lowering_switches(*lowering, o.network);
-  return o;
-}
-
-void check_bench_memory(const Graph& graph, const NetworkCost& cost, int batch, std::int64_t limit, const std::string& name) {
-  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
-  const std::int64_t weights = cost.total.params * static_cast<std::int64_t>(sizeof(float));
-  if (activations + weights > limit) {
-    throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
-                                      "over the limit of {} (raise it with --max-memory)",
-                                      name, batch, human_bytes(activations + weights), human_bytes(activations),
-                                      human_bytes(weights), human_bytes(limit)));
+  c.settings.min_seconds = seconds;
+  c.settings.warmup = int_option(result, "warmup", 2, 0, 10000);
+  c.settings.replicates = int_option(result, "replicates", 3, 1, 1000);
+  if (d.racing) {
+    const double budget = require_double(result["budget"].as<std::string>(), "--budget");
+    if (!(budget >= 0 && budget <= 7 * 24 * 3600))
+      throw Error(fmt::format("--budget {} is out of range [0, 604800] (seconds)", budget));
+    c.settings.budget_seconds = budget;
   }
+  return c;
 }
 
 std::vector<std::string> list_option(const std::string& text, const std::string& what) {

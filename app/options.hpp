@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "measure_onednn.hpp"
 #include "cli.hpp"
 #include "cost.hpp"
 #include "onednn/network.hpp"
@@ -96,15 +97,21 @@ int int_option(const cxxopts::ParseResult& result, const std::string& name, int 
 /// --layout blocked|nhwc.
 ActivationLayout read_layout(const cxxopts::ParseResult& result);
 
-/// --batch, --threads, --runs, --min-time, --warmup, --layout, --seed (group "Measurement").
-void add_bench_options(cxxopts::Options& options, int default_runs, double default_seconds);
+/// Per-command defaults of the measurement options.
+struct MeasureDefaults {
+  int runs = 10;              ///< --runs: paired runs per network
+  double min_seconds = 0;     ///< --min-time: of each network's own timed time
+  bool racing = false;        ///< declare --budget (search)
+  double budget_seconds = 0;  ///< --budget default
+};
 
-/// Reads what add_bench_options declared.
-BenchOptions read_bench_options(const cxxopts::ParseResult& result);
+/// The measurement options of every measuring command (group "Measurement"): --threads,
+/// --batch, --layout, --seed, --lowering, --runs, --min-time, --warmup, and --budget when the
+/// command races.
+void add_measure_options(cxxopts::Options& options, const MeasureDefaults& defaults);
 
-/// Throws a runtime Error when building the model at `batch` would need more than `limit` bytes
-/// (activations with channels padded to 16, plus weights), naming the estimate and the limit.
-void check_bench_memory(const Graph& graph, const NetworkCost& cost, int batch, std::int64_t limit, const std::string& name);
+/// Reads what add_measure_options declared.
+MeasureConfig read_measure_options(const cxxopts::ParseResult& result, const MeasureDefaults& defaults);
 
 /// A comma-separated list option, split and trimmed; empty items are an Error.
 std::vector<std::string> list_option(const std::string& text, const std::string& what);

@@ -18,8 +18,10 @@ bool is_paper_triple(const Candidate& c) {
 
 std::string objective_words(Objective o) {
   switch (o) {
+    case Objective::kRelLatency:
+      return "rel-latency (latency / the baseline's, each timed next to it; at equal MACs; lower is better)";
     case Objective::kNormLatency: return "norm-latency (latency x target MACs / achieved MACs; lower is better)";
-    case Objective::kLatency: return "latency (median; lower is better)";
+    case Objective::kLatency: return "latency (lower is better)";
     case Objective::kMacsError: return "macs-error (|achieved MAC ratio / target - 1|; lower is better)";
     case Objective::kParams: return "params (lower is better)";
     case Objective::kActivations: return "activations (lower is better)";
@@ -28,63 +30,86 @@ std::string objective_words(Objective o) {
   return "";
 }
 
+std::string triple(const Candidate& c) { return fmt::format("({}, {}, {})", c.alpha.text(), c.beta.text(), c.gamma.text()); }
+
 }  // namespace
 
 std::string search_summary_text(const ReportHeader& h, const std::vector<CandidateResult>& ranked, Objective objective,
-                                const ScoreSettings& score, int top, const SearchCounts& counts,
+                                const ScoreSettings& score, int top, const SummaryCounts& counts,
                                 const std::string& report_path) {
   std::ostringstream out;
   out << h.command << '\n';
-  out << "machine: " << h.machine << '\n';
+  if (!h.machine.empty()) out << "machine: " << h.machine << '\n';
   out << "timing: " << h.timing << '\n';
   std::string baseline = fmt::format("baseline: {} MACs", human(static_cast<double>(h.baseline_macs), 1e9) + "B");
   if (h.baseline_latency_ms) baseline += fmt::format(", {:.3f} ms", *h.baseline_latency_ms);
   if (objective == Objective::kScore) baseline += fmt::format("; latency target {:.3f} ms", score.latency_target_ms);
   out << baseline << '\n';
-  if (counts.grid > 0) {
-    out << fmt::format("{} of {} grid triples satisfy the constraint; {} evaluated in this run ({:.1f} s)\n",
-                       counts.candidates, counts.grid, counts.measured, counts.seconds);
+  if (counts.counts.grid > 0) {
+    out << fmt::format("{} of {} grid triples satisfy the constraint ({} distinct networks); {} evaluated in this run, "
+                       "{} networks timed ({:.1f} s)\n",
+                       counts.counts.candidates, counts.counts.grid, counts.counts.networks, counts.counts.evaluated,
+                       counts.counts.measured, counts.seconds);
   }
+  for (const auto& w : h.warnings) out << "warning: " << w << '\n';
   out << "ranked by " << objective_words(objective) << "\n\n";
 
   const bool with_latency = std::any_of(ranked.begin(), ranked.end(), [](const auto& r) { return r.latency.has_value(); });
   TextTable t;
-  t.headers = {"rank", "alpha", "beta", "gamma", "product", "res", "MAC ratio", "params"};
-  if (with_latency) t.headers.insert(t.headers.end(), {"latency ms", "p10-p90 ms", "norm ms"});
+  t.headers = {"rank", "alpha", "beta", "gamma", "phi*", "res", "MAC ratio", "params"};
+  if (with_latency) t.headers.insert(t.headers.end(), {"rel latency [95%]", "ms", "runs"});
   t.headers.push_back("objective");
   t.right_aligned.assign(t.headers.size(), true);
   int shown = 0;
-  int rank = 0;
   for (const auto& r : ranked) {
-    const auto value = objective_value(r, objective, score);
-    if (value) ++rank;
-    if (shown >= top) continue;
+    if (shown >= top) break;
     ++shown;
-    std::vector<std::string> row = {value ? std::to_string(rank) : "-", r.candidate.alpha.text(), r.candidate.beta.text(),
-                                    r.candidate.gamma.text(), fmt::format("{:.4f}", r.candidate.product_value),
-                                    std::to_string(r.factors.resolution),
+    const auto value = objective_value(r, objective, score);
+    std::vector<std::string> row = {r.rank > 0 ? std::to_string(r.rank) + (r.tied ? "=" : " ") : "- ",
+                                    r.candidate.alpha.text(), r.candidate.beta.text(), r.candidate.gamma.text(),
+                                    fmt::format("{:.3f}", r.phi_star), std::to_string(r.factors.resolution),
                                     fmt::format("{:.3f} ({:+.1f}%)", r.mac_ratio, 100 * r.mac_error),
                                     human(static_cast<double>(r.cost.params), 1e6) + "M"};
     if (with_latency) {
-      const auto n = r.norm_latency_ms();
-      row.push_back(r.latency ? fmt::format("{:.3f}", r.latency->median_ms) : "");
-      row.push_back(r.latency ? fmt::format("{:.2f}-{:.2f}", r.latency->p10_ms, r.latency->p90_ms) : "");
-      row.push_back(n ? fmt::format("{:.3f}", *n) : "");
+      const auto& l = r.latency;
+      row.push_back(l ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", l->rel.estimate, l->rel.low, l->rel.high) : "");
+      row.push_back(l ? fmt::format("{:.3f}", l->ms) : "");
+      row.push_back(l ? std::to_string(l->runs) : "");
     }
-    row.push_back(value ? fmt::format("{:.4g}", *value) : r.status);
+    row.push_back(value ? fmt::format("{:.4g}", *value) : r.status.text());
     t.rows.push_back(row);
   }
   write_text(t, out);
 
-  rank = 0;
+  // Ties, in words.
+  if (!ranked.empty() && ranked.front().rank > 0 && needs_latency(objective)) {
+    const int networks = tie_group_networks(ranked);
+    const auto winner = objective_interval(ranked.front(), objective, score);
+    if (networks > 1) {
+      size_t candidates = 0;
+      int last_rank = 0;
+      for (const auto& r : ranked)
+        if (r.tied) {
+          ++candidates;
+          last_rank = std::max(last_rank, r.rank);
+        }
+      out << fmt::format("\ntied: the measurement cannot order the first {} networks ({} candidates, ranks 1-{}, marked "
+                         "'='): their 95% intervals overlap the winner's [{:.4g}, {:.4g}]. Any of them is as fast as "
+                         "the winner on this machine; more --budget narrows the intervals.\n",
+                         networks, candidates, last_rank, winner->low, winner->high);
+    } else if (ranked.size() > 1 && winner) {
+      out << fmt::format("\nthe winner {} stands alone: its 95% interval [{:.4g}, {:.4g}] overlaps no other network's.\n",
+                         triple(ranked.front().candidate), winner->low, winner->high);
+    }
+  }
   for (const auto& r : ranked) {
-    const auto value = objective_value(r, objective, score);
-    if (value) ++rank;
     if (!is_paper_triple(r.candidate)) continue;
-    const auto best = ranked.empty() ? std::nullopt : objective_value(ranked.front(), objective, score);
-    if (value && best && *best != 0) {
-      out << fmt::format("\nthe paper's (1.2, 1.1, 1.15): rank {} of {}, objective {:.4g} vs the winner's {:.4g} ({:+.1f}%)\n",
-                         rank, ranked.size(), *value, *best, 100 * (*value / *best - 1));
+    const auto value = objective_value(r, objective, score);
+    const auto best = objective_value(ranked.front(), objective, score);
+    if (value && best && *best != 0 && r.rank > 0) {
+      out << fmt::format("the paper's (1.2, 1.1, 1.15): rank {} of {}{}, objective {:.4g} vs the winner's {:.4g} ({:+.1f}%)\n",
+                         r.rank, ranked.size(), r.tied ? " (tied with the winner)" : "", *value, *best,
+                         100 * (*value / *best - 1));
     }
   }
   const size_t failed = static_cast<size_t>(std::count_if(ranked.begin(), ranked.end(), [](const auto& r) { return !r.ok(); }));
@@ -93,46 +118,39 @@ std::string search_summary_text(const ReportHeader& h, const std::vector<Candida
   return out.str();
 }
 
-DataTable search_data(const std::vector<CandidateResult>& ranked, Objective objective, const ScoreSettings& score) {
-  return report_table(ranked, objective, score);
-}
-
 std::vector<std::pair<std::string, Cell>> search_meta(const ReportHeader& h) {
   std::vector<std::pair<std::string, Cell>> meta = {{"command", h.command}, {"machine", h.machine}, {"date", h.date},
                                                     {"timing", h.timing},   {"key", h.key.text()},  {"baseline_macs", h.baseline_macs},
                                                     {"objective", h.objective}};
   if (h.baseline_latency_ms) meta.emplace_back("baseline_latency_ms", *h.baseline_latency_ms);
+  if (h.drift) meta.emplace_back("drift", *h.drift);
+  for (const auto& w : h.warnings) meta.emplace_back("warning", w);
   return meta;
 }
 
 std::string search_plot_svg(const ReportHeader& h, const std::vector<CandidateResult>& ranked, Objective objective,
-                            const ScoreSettings& score, int top) {
+                            const ScoreSettings& /*score*/, int top) {
   PlotPanel panel;
   panel.title = "Candidates: MAC ratio vs latency";
   panel.x_label = "MAC ratio to the baseline";
-  panel.y_label = "latency (ms, median)";
+  panel.y_label = "latency (ms, relative latency x the baseline's median)";
   panel.log_y = true;
   PlotSeries all;
   all.name = "candidates";
   all.line = false;
-  int rank = 0;
   for (const auto& r : ranked) {
-    const auto value = objective_value(r, objective, score);
-    if (value) ++rank;
     if (!r.latency) continue;
     all.x.push_back(r.mac_ratio);
-    all.y.push_back(r.latency->median_ms);
-    if (value && rank <= std::min(top, 5)) {
-      panel.marks.push_back({r.mac_ratio, r.latency->median_ms,
-                             fmt::format("#{} ({}, {}, {})", rank, r.candidate.alpha.text(), r.candidate.beta.text(),
-                                         r.candidate.gamma.text())});
+    all.y.push_back(r.latency->ms);
+    if (r.rank > 0 && r.rank <= std::min(top, 5)) {
+      panel.marks.push_back({r.mac_ratio, r.latency->ms, fmt::format("#{}{} {}", r.rank, r.tied ? "=" : "", triple(r.candidate))});
     }
     if (is_paper_triple(r.candidate)) {
       PlotSeries paper;
       paper.name = "paper (1.2, 1.1, 1.15)";
       paper.line = false;
       paper.x = {r.mac_ratio};
-      paper.y = {r.latency->median_ms};
+      paper.y = {r.latency->ms};
       panel.series.push_back(paper);
     }
   }

@@ -1,32 +1,28 @@
 #pragma once
-// Printers of search results, shared by `search` and `merge`: the terminal summary, the data
-// table for CSV/JSON on standard output, and the SVG plot.
+// Printers of search results, shared by `search` and `merge`: the terminal summary (with the
+// ties said in words), the report's metadata as JSON fields, and the SVG plot.
 
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "report/table.hpp"
-#include "search.hpp"
+#include "search_pipeline.hpp"
 
 namespace effscale {
 
-/// Sizes for the summary line.
-struct SearchCounts {
-  size_t grid = 0;        ///< raw grid triples (0: unknown, e.g. after a merge)
-  size_t candidates = 0;  ///< triples that satisfy the constraint (this shard's)
-  size_t measured = 0;    ///< candidates evaluated in this run
+/// Sizes for the summary line (zeros after a merge).
+struct SummaryCounts {
+  SearchCounts counts;
   double seconds = 0;
 };
 
-/// The terminal summary: how the report was made, the top-K table, where the paper's triple
-/// ranks, and the report's path.
+/// The terminal summary: how the report was made, the top-K table (tied ranks marked '='),
+/// which candidates the measurement cannot order, where the paper's triple ranks, the report's
+/// path.
 std::string search_summary_text(const ReportHeader& header, const std::vector<CandidateResult>& ranked,
-                                Objective objective, const ScoreSettings& score, int top, const SearchCounts& counts,
+                                Objective objective, const ScoreSettings& score, int top, const SummaryCounts& counts,
                                 const std::string& report_path);
-
-/// Every result, ranked, with the report's columns.
-DataTable search_data(const std::vector<CandidateResult>& ranked, Objective objective, const ScoreSettings& score);
 
 /// How the report was made, as JSON fields.
 std::vector<std::pair<std::string, Cell>> search_meta(const ReportHeader& header);

@@ -25,29 +25,7 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-double percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const double rank = q * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - static_cast<double>(lo));
-}
-
 }  // namespace
-
-TimingStats summarize(std::vector<double> samples) {
-  TimingStats s;
-  if (samples.empty()) return s;
-  std::sort(samples.begin(), samples.end());
-  s.runs = static_cast<int>(samples.size());
-  s.median_ms = percentile(samples, 0.5);
-  s.p10_ms = percentile(samples, 0.1);
-  s.p90_ms = percentile(samples, 0.9);
-  s.min_ms = samples.front();
-  s.max_ms = samples.back();
-  s.mean_ms = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
-  return s;
-}
 
 std::vector<double> time_runs(const std::function<void()>& fn, const TimingOptions& o, const std::atomic<bool>* stop) {
   auto stopped = [&] { return stop && stop->load(std::memory_order_relaxed); };

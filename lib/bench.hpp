@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "graph.hpp"
+#include "measure.hpp"
 #include "onednn/network.hpp"
 
 namespace effscale {
@@ -21,15 +22,6 @@ struct TimingOptions {
   double min_seconds = 1.0;  ///< ... and at least this much timed time
   int max_runs = 100000;     ///< never more than this many
 };
-
-/// Statistics of timed runs, in milliseconds. Percentiles interpolate between ranks.
-struct TimingStats {
-  double median_ms = 0, p10_ms = 0, p90_ms = 0, min_ms = 0, max_ms = 0, mean_ms = 0;
-  int runs = 0;
-};
-
-/// Statistics of `samples_ms` (any order; empty gives zeros).
-TimingStats summarize(std::vector<double> samples_ms);
 
 /// Runs `fn` `warmup_runs` times, then times it until the options are met (or `stop` is set).
 /// Returns every timed sample in milliseconds.

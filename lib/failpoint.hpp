@@ -4,7 +4,8 @@
 //
 // Failpoints: "write-enospc" (report writes fail half-way with ENOSPC), "onednn-resolution=R"
 // (building a network whose input is R pixels fails inside oneDNN), "interrupt-after-batch"
-// (a search is interrupted after its first measured batch, as by Ctrl-C).
+// (a search is interrupted after its first measured batch, as by Ctrl-C), "pause-after-checkpoint"
+// (a search waits after writing its first checkpoint until a real SIGINT/SIGTERM arrives).
 
 #include <string_view>
 

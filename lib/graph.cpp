@@ -176,4 +176,27 @@ std::string layer_name(const Layer& l) {
   return fmt::format("stage{}.block{}.{}", l.stage + 1, l.block + 1, to_string(l.role));
 }
 
+std::string network_id(const Graph& graph) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, 64 bits at a time
+  auto add = [&](std::int64_t v) {
+    auto u = static_cast<std::uint64_t>(v);
+    for (int i = 0; i < 8; ++i, u >>= 8) {
+      h ^= u & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  add(static_cast<std::int64_t>(graph.layers.size()));
+  for (const Layer& l : graph.layers) {
+    for (std::int64_t v : {std::int64_t(l.kind), std::int64_t(l.role), std::int64_t(l.input), std::int64_t(l.gate),
+                           std::int64_t(l.residual), std::int64_t(l.output), std::int64_t(l.in_c), std::int64_t(l.in_h),
+                           std::int64_t(l.in_w), std::int64_t(l.out_c), std::int64_t(l.out_h), std::int64_t(l.out_w),
+                           std::int64_t(l.kernel), std::int64_t(l.stride), std::int64_t(l.groups),
+                           std::int64_t(l.pad_top), std::int64_t(l.pad_left), std::int64_t(l.pad_bottom),
+                           std::int64_t(l.pad_right), std::int64_t(l.activation), std::int64_t(l.batch_norm),
+                           std::int64_t(l.bias)})
+      add(v);
+  }
+  return fmt::format("{:016x}", h);
+}
+
 }  // namespace effscale

@@ -74,6 +74,12 @@ Graph expand(const NetworkSpec& spec);
 /// TF 'SAME' output size: ceil(in / stride).
 inline int same_output_size(int in, int stride) { return (in + stride - 1) / stride; }
 
+/// An id of the layer list: 16 hex digits of a 64-bit hash of every layer's kind, shapes,
+/// kernel, stride, groups, padding, activation, BatchNorm, bias and connections. Two graphs with
+/// the same layer list get the same id on any machine; different ones collide with probability
+/// about n^2 / 2^65 for n networks.
+std::string network_id(const Graph& graph);
+
 /// A readable layer name: "stem", "stage2.block1.expand", "head", "pool", "fc".
 std::string layer_name(const Layer& layer);
 

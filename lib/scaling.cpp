@@ -6,16 +6,21 @@
 #include <cmath>
 
 #include "error.hpp"
+#include "limits.hpp"
 
 namespace effscale {
 
+bool factors_in_range(const ScaleFactors& f) {
+  return f.width > 0 && f.width <= kMaxWidth && f.depth > 0 && f.depth <= kMaxDepth && f.resolution >= kMinResolution &&
+         f.resolution <= kMaxResolution;
+}
+
 void check_factors(const ScaleFactors& f) {
-  if (!(f.width > 0 && f.width <= 16))
-    throw Error(fmt::format("width multiplier {} is out of range (0, 16]", f.width));
-  if (!(f.depth > 0 && f.depth <= 256))
-    throw Error(fmt::format("depth multiplier {} is out of range (0, 256]", f.depth));
-  if (f.resolution < 16 || f.resolution > 8192)
-    throw Error(fmt::format("resolution {} is out of range [16, 8192]", f.resolution));
+  if (!(f.width > 0 && f.width <= kMaxWidth))
+    throw Error(fmt::format("width multiplier {} is out of range (0, {}]", f.width, kMaxWidth));
+  if (!(f.depth > 0 && f.depth <= kMaxDepth))
+    throw Error(fmt::format("depth multiplier {} is out of range (0, {}]", f.depth, kMaxDepth));
+  check_resolution(f.resolution);
 }
 
 int round_filters(int channels, double width, int divisor) {

@@ -19,6 +19,9 @@ struct ScaleFactors {
   int resolution = 224; ///< input size in pixels, in [16, 8192]
 };
 
+/// True when every factor lies in its range (limits.hpp).
+bool factors_in_range(const ScaleFactors& factors);
+
 /// Throws Error when a factor is out of range, e.g. "width multiplier 0 is out of range (0, 16]"
 /// (depth: (0, 256]).
 void check_factors(const ScaleFactors& factors);

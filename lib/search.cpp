@@ -4,180 +4,24 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <functional>
 #include <set>
 #include <sstream>
 
 #include "csv.hpp"
 #include "error.hpp"
-#include "report/table.hpp"
 #include "text.hpp"
 
 namespace effscale {
 
-namespace {
-
-using Int128 = __int128;
-
-Int128 pow10(int n) {
-  Int128 p = 1;
-  for (int i = 0; i < n; ++i) p *= 10;
-  return p;
-}
-
-// Exact decimal text of units / 10^digits, trailing zeros trimmed.
-std::string decimal_text(Int128 units, int digits) {
-  const bool negative = units < 0;
-  if (negative) units = -units;
-  std::string s;
-  do {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(units % 10)));
-    units /= 10;
-  } while (units > 0);
-  if (digits > 0) {
-    if (static_cast<int>(s.size()) <= digits) s.insert(0, static_cast<size_t>(digits) + 1 - s.size(), '0');
-    s.insert(s.size() - static_cast<size_t>(digits), ".");
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  return negative ? "-" + s : s;
-}
-
-Int128 rescale(const Decimal& d, int digits) { return static_cast<Int128>(d.units) * pow10(digits - d.digits); }
-
-}  // namespace
-
-double Decimal::value() const { return std::strtod(text().c_str(), nullptr); }
-
-std::string Decimal::text() const { return decimal_text(units, digits); }
-
-bool Decimal::operator==(const Decimal& o) const {
-  const int d = std::max(digits, o.digits);
-  return rescale(*this, d) == rescale(o, d);
-}
-
-bool Decimal::operator<(const Decimal& o) const {
-  const int d = std::max(digits, o.digits);
-  return rescale(*this, d) < rescale(o, d);
-}
-
-Decimal parse_decimal(std::string_view text, std::string_view what, int max_digits) {
-  const auto fail = [&](const std::string& why) {
-    return Error(fmt::format("{}: '{}' {}", what, text, why));
-  };
-  if (text.empty()) throw fail("is empty");
-  size_t point = text.find('.');
-  const std::string_view whole = text.substr(0, point);
-  const std::string_view fraction = point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
-  auto all_digits = [](std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (whole.empty() || !all_digits(whole) || !all_digits(fraction) ||
-      (point != std::string_view::npos && fraction.empty()))
-    throw fail("is not a plain decimal number (e.g. 1.15)");
-  if (static_cast<int>(fraction.size()) > max_digits)
-    throw fail(fmt::format("has more than {} decimals", max_digits));
-  if (whole.size() > 6) throw fail("is too large");
-  Decimal d;
-  d.digits = static_cast<int>(fraction.size());
-  d.units = 0;
-  for (char c : whole) d.units = d.units * 10 + (c - '0');
-  for (char c : fraction) d.units = d.units * 10 + (c - '0');
-  return d;
-}
-
-std::string GridAxis::spec() const {
-  if (start == stop) return Decimal{start, digits}.text();
-  return fmt::format("{}:{}:{}", Decimal{start, digits}.text(), Decimal{stop, digits}.text(), Decimal{step, digits}.text());
-}
-
-GridAxis parse_grid_axis(std::string_view text, std::string_view name) {
-  const std::string what = fmt::format("--{}", name);
-  const auto parts = split(text, ':');
-  if (parts.size() != 1 && parts.size() != 3)
-    throw Error(fmt::format("{}: '{}' is not start:stop:step (e.g. 1.0:2.0:0.05) or a single value", what, text));
-  std::vector<Decimal> d;
-  for (auto p : parts) d.push_back(parse_decimal(p, what, 4));
-  if (parts.size() == 1) d = {d[0], d[0], Decimal{1, 0}};
-  GridAxis a;
-  a.name = std::string(name);
-  a.digits = std::max({d[0].digits, d[1].digits, d[2].digits});
-  a.start = static_cast<std::int64_t>(rescale(d[0], a.digits));
-  a.stop = static_cast<std::int64_t>(rescale(d[1], a.digits));
-  a.step = static_cast<std::int64_t>(rescale(d[2], a.digits));
-  if (a.step <= 0) throw Error(fmt::format("{}: step {} must be greater than 0", what, d[2].text()));
-  if (a.start > a.stop)
-    throw Error(fmt::format("{}: start {} is greater than stop {}", what, d[0].text(), d[1].text()));
-  if (a.start < pow10(a.digits))
-    throw Error(fmt::format("{}: values must be at least 1 (compound scaling never shrinks a dimension); got {}",
-                            what, d[0].text()));
-  if (d[1].value() > 16) throw Error(fmt::format("{}: values must be at most 16; got {}", what, d[1].text()));
-  if ((a.stop - a.start) / a.step >= 100000)
-    throw Error(fmt::format("{}: '{}' has more than 100,000 values", what, text));
-  return a;
-}
-
-std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
-                                            const Constraint& constraint, std::vector<Candidate>* nearest) {
-  // p / 10^dp = alpha * beta^2 * gamma^2; keep |p 10^dt - t 10^dp| 10^dl <= l t 10^dp, all exact.
-  // Bounds keep every term below 1e35 (__int128 holds 1.7e38): axis values <= 16 with <= 4
-  // decimals (p < 1.1e26, dp <= 20), target < 1e6 and tolerance <= 1, each with <= 4 decimals.
-  if (constraint.target.digits > 4 || constraint.tolerance.digits > 4)
-    throw Error("the target and the tolerance take at most 4 decimals");
-  if (constraint.target.units <= 0 || constraint.target.units >= 1000000 * pow10(constraint.target.digits))
-    throw Error(fmt::format("target {} is out of range (0, 1000000)", constraint.target.text()));
-  if (constraint.tolerance.units < 0 || constraint.tolerance.units > pow10(constraint.tolerance.digits))
-    throw Error(fmt::format("tolerance {} is out of range [0, 1]", constraint.tolerance.text()));
-  const int dp = alpha.digits + 2 * beta.digits + 2 * gamma.digits;
-  const Int128 t = constraint.target.units, l = constraint.tolerance.units;
-  const int dt = constraint.target.digits, dl = constraint.tolerance.digits;
-  const Int128 scale_p = pow10(dt) * pow10(dl), scale_t = t * pow10(dp) * pow10(dl);
-  const Int128 bound = l * t * pow10(dp);
-  const double target = constraint.target.value();
-  std::vector<Candidate> out;
-  std::vector<std::pair<double, Candidate>> close;
-  std::int64_t index = 0;
-  for (size_t i = 0; i < alpha.size(); ++i) {
-    const Decimal a = alpha.at(i);
-    for (size_t j = 0; j < beta.size(); ++j) {
-      const Decimal b = beta.at(j);
-      const Int128 ab2 = static_cast<Int128>(a.units) * b.units * b.units;
-      for (size_t k = 0; k < gamma.size(); ++k, ++index) {
-        const Decimal g = gamma.at(k);
-        const Int128 p = ab2 * g.units * g.units;
-        Int128 diff = p * scale_p - scale_t;
-        if (diff < 0) diff = -diff;
-        const bool keep = diff <= bound;
-        if (!keep && !nearest) continue;
-        Candidate c{a, b, g, decimal_text(p, dp), 0.0, index};
-        c.product_value = std::strtod(c.product.c_str(), nullptr);
-        if (keep) {
-          out.push_back(c);
-        } else {
-          const double distance = std::fabs(c.product_value - target);
-          if (close.size() < 5 || distance < close.back().first) {
-            close.emplace_back(distance, c);
-            std::sort(close.begin(), close.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-            if (close.size() > 5) close.pop_back();
-          }
-        }
-      }
-    }
-  }
-  if (nearest) {
-    nearest->clear();
-    for (auto& [d, c] : close) nearest->push_back(c);
-  }
-  return out;
-}
-
 std::optional<double> CandidateResult::norm_latency_ms() const {
-  if (!latency || cost.macs <= 0) return std::nullopt;
-  return latency->median_ms * target_ratio / mac_ratio;
+  if (!latency || mac_ratio <= 0) return std::nullopt;
+  return latency->ms * target_ratio / mac_ratio;
 }
 
 std::string_view to_string(Objective objective) {
   switch (objective) {
+    case Objective::kRelLatency: return "rel-latency";
     case Objective::kNormLatency: return "norm-latency";
     case Objective::kLatency: return "latency";
     case Objective::kMacsError: return "macs-error";
@@ -188,61 +32,138 @@ std::string_view to_string(Objective objective) {
   return "?";
 }
 
+const std::vector<Objective>& all_objectives() {
+  static const std::vector<Objective> all = {Objective::kRelLatency, Objective::kNormLatency, Objective::kLatency,
+                                             Objective::kMacsError,  Objective::kParams,      Objective::kActivations,
+                                             Objective::kScore};
+  return all;
+}
+
 Objective parse_objective(std::string_view text) {
-  for (Objective o : {Objective::kNormLatency, Objective::kLatency, Objective::kMacsError, Objective::kParams,
-                      Objective::kActivations, Objective::kScore}) {
+  std::vector<std::string> names;
+  for (Objective o : all_objectives()) {
     if (to_string(o) == text) return o;
+    names.emplace_back(to_string(o));
   }
-  throw Error(fmt::format("--rank-by '{}' is not one of: norm-latency, latency, macs-error, params, activations, score",
-                          text));
+  throw Error(fmt::format("--rank-by '{}' is not one of: {}", text, join(names, ", ")));
 }
 
 bool needs_latency(Objective o) {
-  return o == Objective::kNormLatency || o == Objective::kLatency || o == Objective::kScore;
+  return o == Objective::kRelLatency || o == Objective::kNormLatency || o == Objective::kLatency ||
+         o == Objective::kScore;
 }
 
-std::optional<double> objective_value(const CandidateResult& r, Objective objective, const ScoreSettings& score) {
+std::optional<Interval> objective_interval(const CandidateResult& r, Objective objective, const ScoreSettings& score) {
   if (!r.ok()) return std::nullopt;
+  auto exact = [](double v) { return Interval{v, v, v}; };
   switch (objective) {
-    case Objective::kNormLatency: return r.norm_latency_ms();
-    case Objective::kLatency:
-      if (r.latency) return r.latency->median_ms;
+    case Objective::kRelLatency:
+      if (r.latency) return r.latency->rel;
       return std::nullopt;
-    case Objective::kMacsError: return std::fabs(r.mac_error);
-    case Objective::kParams: return static_cast<double>(r.cost.params);
-    case Objective::kActivations: return static_cast<double>(r.cost.activations);
-    case Objective::kScore:
+    case Objective::kLatency:
+      if (r.latency) return r.latency->ms_interval();
+      return std::nullopt;
+    case Objective::kNormLatency:
+      if (r.latency && r.mac_ratio > 0) return r.latency->ms_interval().scaled(r.target_ratio / r.mac_ratio);
+      return std::nullopt;
+    case Objective::kMacsError: return exact(std::fabs(r.mac_error));
+    case Objective::kParams: return exact(static_cast<double>(r.cost.params));
+    case Objective::kActivations: return exact(static_cast<double>(r.cost.activations));
+    case Objective::kScore: {
       if (!r.top1 || !r.latency || score.latency_target_ms <= 0) return std::nullopt;
-      return *r.top1 * std::pow(r.latency->median_ms / score.latency_target_ms, score.weight);
+      const Interval ms = r.latency->ms_interval();
+      auto f = [&](double latency) { return *r.top1 * std::pow(latency / score.latency_target_ms, score.weight); };
+      // The weight is negative: the score falls as latency grows.
+      return Interval{f(ms.estimate), std::min(f(ms.low), f(ms.high)), std::max(f(ms.low), f(ms.high))};
+    }
   }
   return std::nullopt;
 }
 
+std::optional<double> objective_value(const CandidateResult& r, Objective objective, const ScoreSettings& score) {
+  const auto i = objective_interval(r, objective, score);
+  if (!i) return std::nullopt;
+  return i->estimate;
+}
+
 void rank_results(std::vector<CandidateResult>& results, Objective objective, const ScoreSettings& score) {
   const bool higher_is_better = objective == Objective::kScore;
-  std::vector<std::pair<std::optional<double>, size_t>> keys;
-  for (size_t i = 0; i < results.size(); ++i) keys.emplace_back(objective_value(results[i], objective, score), i);
-  auto tier = [&](const std::pair<std::optional<double>, size_t>& k) {
-    if (k.first) return 0;
-    return results[k.second].ok() ? 1 : 2;
+  struct Key {
+    std::optional<Interval> value;
+    int tier;
+    size_t index;
   };
-  std::sort(keys.begin(), keys.end(), [&](const auto& x, const auto& y) {
-    const int tx = tier(x), ty = tier(y);
-    if (tx != ty) return tx < ty;
-    if (tx == 0 && *x.first != *y.first) return higher_is_better ? *x.first > *y.first : *x.first < *y.first;
-    const Candidate& a = results[x.second].candidate;
-    const Candidate& b = results[y.second].candidate;
+  std::vector<Key> keys;
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto value = objective_interval(results[i], objective, score);
+    keys.push_back({value, value ? 0 : (results[i].ok() ? 1 : 2), i});
+  }
+  std::sort(keys.begin(), keys.end(), [&](const Key& x, const Key& y) {
+    if (x.tier != y.tier) return x.tier < y.tier;
+    if (x.tier == 0 && x.value->estimate != y.value->estimate)
+      return higher_is_better ? x.value->estimate > y.value->estimate : x.value->estimate < y.value->estimate;
+    const Candidate& a = results[x.index].candidate;
+    const Candidate& b = results[y.index].candidate;
     return std::tie(a.alpha, a.beta, a.gamma) < std::tie(b.alpha, b.beta, b.gamma);
   });
   std::vector<CandidateResult> sorted;
+  std::vector<std::optional<Interval>> values;
+  std::vector<std::string> networks;
   sorted.reserve(results.size());
-  for (const auto& k : keys) sorted.push_back(std::move(results[k.second]));
+  for (const Key& k : keys) {
+    sorted.push_back(std::move(results[k.index]));
+    values.push_back(k.value);
+    networks.push_back(sorted.back().network);
+  }
+  const std::vector<RankMark> marks = mark_ranks(values, networks);
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    sorted[i].rank = marks[i].rank;
+    sorted[i].tied = marks[i].tied;
+  }
   results = std::move(sorted);
 }
 
+int tie_group_networks(const std::vector<CandidateResult>& ranked) {
+  if (ranked.empty() || ranked.front().rank == 0) return 0;
+  std::set<std::string> networks;
+  for (const auto& r : ranked)
+    if (r.tied) networks.insert(r.network);
+  return std::max<int>(1, static_cast<int>(networks.size()));
+}
+
+namespace {
+
+// Key values may hold any text (a baseline file's name): escape what the key syntax uses.
+std::string escape_key(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == ';' || c == '=' || static_cast<unsigned char>(c) < 0x20) out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape_key(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(text[i + 2])))
+        throw Error(fmt::format("malformed escape in search key value '{}'", text));
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string SearchKey::text() const {
   std::vector<std::string> parts;
-  for (const auto& [k, v] : fields) parts.push_back(k + "=" + v);
+  for (const auto& [k, v] : fields) parts.push_back(escape_key(k) + "=" + escape_key(v));
   return join(parts, ";");
 }
 
@@ -253,52 +174,173 @@ SearchKey SearchKey::parse(std::string_view text) {
     if (part.empty()) continue;
     const size_t eq = part.find('=');
     if (eq == std::string_view::npos) throw Error(fmt::format("malformed search key field '{}'", part));
-    key.fields.emplace_back(std::string(part.substr(0, eq)), std::string(part.substr(eq + 1)));
+    key.fields.emplace_back(unescape_key(part.substr(0, eq)), unescape_key(part.substr(eq + 1)));
   }
   return key;
 }
 
-std::string SearchKey::difference(const SearchKey& other) const {
+std::string SearchKey::get(std::string_view name) const {
+  for (const auto& [k, v] : fields)
+    if (k == name) return v;
+  return {};
+}
+
+std::string SearchKey::difference(const SearchKey& other, const std::vector<std::string>& ignore) const {
+  auto ignored = [&](const std::string& k) { return std::find(ignore.begin(), ignore.end(), k) != ignore.end(); };
   std::map<std::string, std::string> mine(fields.begin(), fields.end()), theirs(other.fields.begin(), other.fields.end());
   for (const auto& [k, v] : mine) {
+    if (ignored(k)) continue;
     auto it = theirs.find(k);
     const std::string t = it == theirs.end() ? "(absent)" : it->second;
     if (t != v) return fmt::format("{}: {} vs {}", k, v, t);
   }
   for (const auto& [k, v] : theirs)
-    if (!mine.count(k)) return fmt::format("{}: (absent) vs {}", k, v);
+    if (!ignored(k) && !mine.count(k)) return fmt::format("{}: (absent) vs {}", k, v);
   return {};
 }
 
-const std::vector<std::string>& report_columns() {
-  static const std::vector<std::string> columns = {
-      "rank", "alpha", "beta", "gamma", "product", "depth", "width", "resolution", "params", "macs", "mac_ratio",
-      "target_ratio", "mac_error", "activations", "peak_memory_bytes", "latency_ms", "p10_ms", "p90_ms", "min_ms",
-      "runs", "norm_latency_ms", "top1", "score", "objective", "status"};
+const std::vector<std::string>& machine_key_fields() {
+  static const std::vector<std::string> fields = {"cpu", "cores", "onednn"};
+  return fields;
+}
+
+namespace {
+
+// ---- the report schema: one table of columns, each written and read back by the same entry ----
+
+struct RowContext {
+  Objective objective;
+  const ScoreSettings& score;
+};
+
+// Reads the fields of one report row.
+struct FieldReader {
+  const std::vector<std::string>& row;
+  const std::map<std::string, size_t>& column;
+  const std::string& where;
+  const std::string& text(const char* name) const { return row[column.at(name)]; }
+  bool empty(const char* name) const { return text(name).empty(); }
+  double number(const char* name) const { return require_double(text(name), fmt::format("{}: {}", where, name)); }
+  std::int64_t integer(const char* name) const { return require_int(text(name), fmt::format("{}: {}", where, name)); }
+  Decimal decimal(const char* name) const { return parse_decimal(text(name), fmt::format("{}: {}", where, name), 4); }
+};
+
+struct Column {
+  const char* name;
+  std::function<Cell(const CandidateResult&, const RowContext&)> write;
+  std::function<void(CandidateResult&, const FieldReader&)> read;  ///< empty: derived, recomputed
+};
+
+Cell optional_cell(const std::optional<double>& v) { return v ? Cell{*v} : Cell{}; }
+
+// Latency columns read together: rel_latency decides whether the row has a latency.
+Latency& latency_for(CandidateResult& r) {
+  if (!r.latency) r.latency = Latency{};
+  return *r.latency;
+}
+
+const std::vector<Column>& schema() {
+  using R = const CandidateResult&;
+  using C = const RowContext&;
+  using F = const FieldReader&;
+  static const std::vector<Column> columns = {
+      {"rank", [](R r, C) { return r.rank > 0 ? Cell{std::int64_t(r.rank)} : Cell{}; }, {}},
+      {"network", [](R r, C) { return Cell{r.network}; }, [](CandidateResult& r, F f) { r.network = f.text("network"); }},
+      {"alpha", [](R r, C) { return Cell{r.candidate.alpha.text()}; },
+       [](CandidateResult& r, F f) { r.candidate.alpha = f.decimal("alpha"); }},
+      {"beta", [](R r, C) { return Cell{r.candidate.beta.text()}; },
+       [](CandidateResult& r, F f) { r.candidate.beta = f.decimal("beta"); }},
+      {"gamma", [](R r, C) { return Cell{r.candidate.gamma.text()}; },
+       [](CandidateResult& r, F f) { r.candidate.gamma = f.decimal("gamma"); }},
+      {"product", [](R r, C) { return Cell{r.candidate.product}; },
+       [](CandidateResult& r, F f) {
+         r.candidate.product = f.text("product");
+         r.candidate.product_value = f.number("product");
+       }},
+      {"phi", [](R r, C) { return Cell{r.phi}; }, [](CandidateResult& r, F f) { r.phi = f.number("phi"); }},
+      {"phi_star", [](R r, C) { return Cell{r.phi_star}; }, [](CandidateResult& r, F f) { r.phi_star = f.number("phi_star"); }},
+      {"depth", [](R r, C) { return Cell{r.factors.depth}; }, [](CandidateResult& r, F f) { r.factors.depth = f.number("depth"); }},
+      {"width", [](R r, C) { return Cell{r.factors.width}; }, [](CandidateResult& r, F f) { r.factors.width = f.number("width"); }},
+      {"resolution", [](R r, C) { return Cell{std::int64_t(r.factors.resolution)}; },
+       [](CandidateResult& r, F f) { r.factors.resolution = static_cast<int>(f.integer("resolution")); }},
+      {"params", [](R r, C) { return Cell{r.cost.params}; }, [](CandidateResult& r, F f) { r.cost.params = f.integer("params"); }},
+      {"macs", [](R r, C) { return Cell{r.cost.macs}; }, [](CandidateResult& r, F f) { r.cost.macs = f.integer("macs"); }},
+      {"mac_ratio", [](R r, C) { return Cell{r.mac_ratio}; }, [](CandidateResult& r, F f) { r.mac_ratio = f.number("mac_ratio"); }},
+      {"target_ratio", [](R r, C) { return Cell{r.target_ratio}; },
+       [](CandidateResult& r, F f) { r.target_ratio = f.number("target_ratio"); }},
+      {"mac_error", [](R r, C) { return Cell{r.mac_error}; }, [](CandidateResult& r, F f) { r.mac_error = f.number("mac_error"); }},
+      {"activations", [](R r, C) { return Cell{r.cost.activations}; },
+       [](CandidateResult& r, F f) { r.cost.activations = f.integer("activations"); }},
+      {"peak_memory_bytes", [](R r, C) { return Cell{r.peak_memory_bytes}; },
+       [](CandidateResult& r, F f) { r.peak_memory_bytes = f.integer("peak_memory_bytes"); }},
+      {"rel_latency", [](R r, C) { return r.latency ? Cell{r.latency->rel.estimate} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (!f.empty("rel_latency")) latency_for(r).rel.estimate = f.number("rel_latency");
+       }},
+      {"rel_ci_low", [](R r, C) { return r.latency ? Cell{r.latency->rel.low} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->rel.low = f.number("rel_ci_low");
+       }},
+      {"rel_ci_high", [](R r, C) { return r.latency ? Cell{r.latency->rel.high} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->rel.high = f.number("rel_ci_high");
+       }},
+      {"latency_ms", [](R r, C) { return r.latency ? Cell{r.latency->ms} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->ms = f.number("latency_ms");
+       }},
+      {"p10_ms", [](R r, C) { return r.latency ? Cell{r.latency->p10_ms} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->p10_ms = f.number("p10_ms");
+       }},
+      {"p90_ms", [](R r, C) { return r.latency ? Cell{r.latency->p90_ms} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->p90_ms = f.number("p90_ms");
+       }},
+      {"min_ms", [](R r, C) { return r.latency ? Cell{r.latency->min_ms} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->min_ms = f.number("min_ms");
+       }},
+      {"runs", [](R r, C) { return r.latency ? Cell{std::int64_t(r.latency->runs)} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (r.latency) r.latency->runs = static_cast<int>(f.integer("runs"));
+       }},
+      {"norm_latency_ms", [](R r, C) { return optional_cell(r.norm_latency_ms()); }, {}},
+      {"tied", [](R r, C) { return r.rank > 0 ? Cell{Boolean{r.tied}} : Cell{}; }, {}},
+      {"top1", [](R r, C) { return optional_cell(r.top1); },
+       [](CandidateResult& r, F f) {
+         if (!f.empty("top1")) r.top1 = f.number("top1");
+       }},
+      {"score", [](R r, C c) { return optional_cell(objective_value(r, Objective::kScore, c.score)); }, {}},
+      {"objective", [](R r, C c) { return optional_cell(objective_value(r, c.objective, c.score)); }, {}},
+      {"status", [](R r, C) { return Cell{r.status.text()}; },
+       [](CandidateResult& r, F f) { r.status = RowStatus::parse(f.text("status")); }},
+  };
   return columns;
 }
 
-DataTable report_table(const std::vector<CandidateResult>& results, Objective objective, const ScoreSettings& score) {
+}  // namespace
+
+std::vector<std::string> report_columns() {
+  std::vector<std::string> names;
+  for (const auto& c : schema()) names.emplace_back(c.name);
+  return names;
+}
+
+DataTable report_table(const std::vector<CandidateResult>& ranked, Objective objective, const ScoreSettings& score) {
   DataTable t;
   t.columns = report_columns();
-  std::int64_t rank = 0;
-  for (const auto& r : results) {
-    const auto value = objective_value(r, objective, score);
-    const auto scored = objective_value(r, Objective::kScore, score);
-    auto opt = [](const std::optional<double>& v) { return v ? Cell{*v} : Cell{}; };
-    const auto& l = r.latency;
-    t.rows.push_back({value ? Cell{++rank} : Cell{}, r.candidate.alpha.text(), r.candidate.beta.text(),
-                      r.candidate.gamma.text(), r.candidate.product, r.factors.depth, r.factors.width,
-                      std::int64_t(r.factors.resolution), r.cost.params, r.cost.macs, r.mac_ratio, r.target_ratio,
-                      r.mac_error, r.cost.activations, r.peak_memory_bytes, l ? Cell{l->median_ms} : Cell{},
-                      l ? Cell{l->p10_ms} : Cell{}, l ? Cell{l->p90_ms} : Cell{}, l ? Cell{l->min_ms} : Cell{},
-                      l ? Cell{std::int64_t(l->runs)} : Cell{}, opt(r.norm_latency_ms()), opt(r.top1), opt(scored),
-                      opt(value), r.status});
+  const RowContext context{objective, score};
+  for (const auto& r : ranked) {
+    std::vector<Cell> row;
+    row.reserve(schema().size());
+    for (const auto& c : schema()) row.push_back(c.write(r, context));
+    t.rows.push_back(std::move(row));
   }
   return t;
 }
 
-std::string format_report(const ReportHeader& h, const std::vector<CandidateResult>& results, Objective objective,
+std::string format_report(const ReportHeader& h, const std::vector<CandidateResult>& ranked, Objective objective,
                           const ScoreSettings& score) {
   std::ostringstream out;
   out << "# effscale search report\n";
@@ -307,10 +349,13 @@ std::string format_report(const ReportHeader& h, const std::vector<CandidateResu
   out << "# date: " << h.date << '\n';
   out << "# timing: " << h.timing << '\n';
   out << "# key: " << h.key.text() << '\n';
+  if (h.shard_count > 1) out << "# shard: " << h.shard_index << '/' << h.shard_count << '\n';
   out << "# baseline-macs: " << h.baseline_macs << '\n';
   if (h.baseline_latency_ms) out << "# baseline-latency-ms: " << shortest(*h.baseline_latency_ms) << '\n';
+  if (h.drift) out << "# drift: " << shortest(*h.drift) << '\n';
   out << "# objective: " << to_string(objective) << '\n';
-  write_csv(report_table(results, objective, score), out);
+  for (const auto& w : h.warnings) out << "# warning: " << w << '\n';
+  write_csv(report_table(ranked, objective, score), out);
   return out.str();
 }
 
@@ -328,14 +373,26 @@ Report parse_report(std::string_view text, std::string_view source) {
       if (colon == std::string_view::npos) continue;
       const std::string key(trim(body.substr(0, colon)));
       const std::string value(trim(body.substr(colon + 1)));
-      if (key == "command") report.header.command = value;
-      else if (key == "machine") report.header.machine = value;
-      else if (key == "date") report.header.date = value;
-      else if (key == "timing") report.header.timing = value;
-      else if (key == "key") report.header.key = SearchKey::parse(value);
-      else if (key == "objective") report.header.objective = value;
-      else if (key == "baseline-macs") report.header.baseline_macs = require_int(value, fmt::format("{}:{}", source, line_number));
-      else if (key == "baseline-latency-ms") report.header.baseline_latency_ms = require_double(value, fmt::format("{}:{}", source, line_number));
+      const std::string where = fmt::format("{}:{}", source, line_number);
+      ReportHeader& h = report.header;
+      if (key == "command") h.command = value;
+      else if (key == "machine") h.machine = value;
+      else if (key == "date") h.date = value;
+      else if (key == "timing") h.timing = value;
+      else if (key == "key") h.key = SearchKey::parse(value);
+      else if (key == "objective") h.objective = value;
+      else if (key == "warning") h.warnings.push_back(value);
+      else if (key == "baseline-macs") h.baseline_macs = require_int(value, where);
+      else if (key == "baseline-latency-ms") h.baseline_latency_ms = require_double(value, where);
+      else if (key == "drift") h.drift = require_double(value, where);
+      else if (key == "shard") {
+        const auto parts = split(value, '/');
+        if (parts.size() != 2) throw Error(fmt::format("{}: shard '{}' is not i/n", where, value));
+        h.shard_index = static_cast<int>(require_int(parts[0], where + ": shard"));
+        h.shard_count = static_cast<int>(require_int(parts[1], where + ": shard"));
+        if (h.shard_count < 1 || h.shard_index < 0 || h.shard_index >= h.shard_count)
+          throw Error(fmt::format("{}: shard '{}' is not i/n with 0 <= i < n", where, value));
+      }
       continue;
     }
     if (!header_done) first_csv_line = line_number;
@@ -349,49 +406,23 @@ Report parse_report(std::string_view text, std::string_view source) {
   if (rows.empty()) throw Error(fmt::format("{}: the report has no column header", source));
   std::map<std::string, size_t> column;
   for (size_t i = 0; i < rows[0].size(); ++i) column[rows[0][i]] = i;
-  for (const auto& name : report_columns()) {
-    if (!column.count(name)) throw Error(fmt::format("{}: the report has no '{}' column", source, name));
+  for (const auto& c : schema()) {
+    if (!column.count(c.name)) throw Error(fmt::format("{}: the report has no '{}' column", source, c.name));
   }
   for (size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
     const std::string where = fmt::format("{}:{}", source, first_csv_line + static_cast<int>(r));
     if (row.size() != rows[0].size())
       throw Error(fmt::format("{}: {} fields, the header has {}", where, row.size(), rows[0].size()));
-    auto field = [&](const char* name) -> const std::string& { return row[column.at(name)]; };
-    auto integer = [&](const char* name) { return require_int(field(name), fmt::format("{}: {}", where, name)); };
-    auto number = [&](const char* name) { return require_double(field(name), fmt::format("{}: {}", where, name)); };
-    auto optional = [&](const char* name) -> std::optional<double> {
-      if (field(name).empty()) return std::nullopt;
-      return number(name);
-    };
+    const FieldReader reader{row, column, where};
     CandidateResult c;
-    c.candidate.alpha = parse_decimal(field("alpha"), where + ": alpha", 4);
-    c.candidate.beta = parse_decimal(field("beta"), where + ": beta", 4);
-    c.candidate.gamma = parse_decimal(field("gamma"), where + ": gamma", 4);
-    c.candidate.product = field("product");
-    c.candidate.product_value = number("product");
-    c.factors.depth = number("depth");
-    c.factors.width = number("width");
-    c.factors.resolution = static_cast<int>(integer("resolution"));
-    c.cost.params = integer("params");
-    c.cost.macs = integer("macs");
-    c.mac_ratio = number("mac_ratio");
-    c.target_ratio = number("target_ratio");
-    c.mac_error = number("mac_error");
-    c.cost.activations = integer("activations");
-    c.peak_memory_bytes = integer("peak_memory_bytes");
-    if (!field("latency_ms").empty()) {
-      TimingStats t;
-      t.median_ms = number("latency_ms");
-      t.p10_ms = number("p10_ms");
-      t.p90_ms = number("p90_ms");
-      t.min_ms = number("min_ms");
-      t.runs = static_cast<int>(integer("runs"));
-      c.latency = t;
+    try {
+      for (const auto& col : schema())
+        if (col.read) col.read(c, reader);
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      throw Error(message.rfind(std::string(source), 0) == 0 ? message : where + ": " + message);
     }
-    c.top1 = optional("top1");
-    c.status = field("status");
-    if (c.status.empty()) throw Error(fmt::format("{}: empty status", where));
     report.results.push_back(std::move(c));
   }
   return report;
@@ -423,6 +454,44 @@ AccuracyTable parse_accuracy(std::string_view text, std::string_view source) {
       throw Error(fmt::format("{}: ({}, {}, {}) is listed twice", where, a.text(), b.text(), g.text()));
   }
   return table;
+}
+
+Shard parse_shard(std::string_view text, std::optional<int> shards, const std::function<const char*(const char*)>& env) {
+  auto number = [&](const char* name) -> std::optional<std::int64_t> {
+    const char* v = env(name);
+    if (!v || !*v) return std::nullopt;
+    const auto n = parse_int(v);
+    if (!n) throw Error(fmt::format("--shard auto: {}='{}' is not an integer", name, v));
+    return n;
+  };
+  std::int64_t index = 0, count = 0;
+  if (text == "auto") {
+    if (auto id = number("SLURM_ARRAY_TASK_ID")) {
+      const auto min = number("SLURM_ARRAY_TASK_MIN").value_or(0);
+      index = *id - min;
+      if (auto c = number("SLURM_ARRAY_TASK_COUNT")) count = *c;
+      else if (auto max = number("SLURM_ARRAY_TASK_MAX")) count = *max - min + 1;
+    } else if (auto k = number("JOB_COMPLETION_INDEX")) {
+      index = *k;
+    } else {
+      throw Error("--shard auto: no job array here (neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set); "
+                  "give --shard i/n");
+    }
+    if (shards) count = *shards;
+    if (count <= 0)
+      throw Error("--shard auto: the number of shards is unknown (set --shards N, or run in a Slurm array)");
+  } else {
+    const auto parts = split(text, '/');
+    const auto i = parts.size() == 2 ? parse_int(parts[0]) : std::nullopt;
+    const auto n = parts.size() == 2 ? parse_int(parts[1]) : std::nullopt;
+    if (!i || !n) throw Error(fmt::format("--shard '{}' is not i/n (e.g. 0/4: the first of 4 shards) or auto", text));
+    index = *i;
+    count = *n;
+  }
+  if (count < 1 || count > 1000000) throw Error(fmt::format("--shard: n {} is out of range [1, 1000000]", count));
+  if (index < 0 || index >= count)
+    throw Error(fmt::format("--shard: i {} must be in [0, {}) (shards are numbered from 0)", index, count));
+  return {static_cast<int>(index), static_cast<int>(count)};
 }
 
 ScaleFactors candidate_factors(const Candidate& c, double phi, int base_resolution) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "error.hpp"
+#include "limits.hpp"
 #include "io.hpp"
 #include "text.hpp"
 
@@ -354,8 +355,7 @@ NetworkSpec load_baseline(std::string_view name_or_path) {
 }
 
 void validate(const NetworkSpec& spec) {
-  if (spec.resolution < 16 || spec.resolution > 8192)
-    throw Error(fmt::format("resolution {} is out of range [16, 8192]", spec.resolution));
+  check_resolution(spec.resolution);
   if (spec.stages.empty()) throw Error("the network has no stages");
   int previous = spec.stem.channels;
   for (size_t i = 0; i < spec.stages.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "error.hpp"
+#include "limits.hpp"
 #include "text.hpp"
 
 namespace effscale {
@@ -41,8 +42,7 @@ Strategy parse_strategy(std::string_view text) {
       const char* names[3] = {"alpha", "beta", "gamma"};
       for (int i = 0; i < 3; ++i) {
         *targets[i] = require_double(trim(parts[i]), fmt::format("strategy '{}' {}", text, names[i]));
-        if (!(*targets[i] >= 1 && *targets[i] <= 8))
-          throw Error(fmt::format("strategy '{}': {} {} is out of range [1, 8]", text, names[i], *targets[i]));
+        check_coefficient(*targets[i], fmt::format("strategy '{}': {}", text, names[i]));
       }
       const double product = s.coefficients.alpha * s.coefficients.beta * s.coefficients.beta *
                              s.coefficients.gamma * s.coefficients.gamma;
@@ -105,10 +105,6 @@ StrategyPoint formula_point(const Strategy& strategy, double s, double t, int ba
   return p;
 }
 
-bool in_range(const ScaleFactors& f) {
-  return f.width > 0 && f.width <= 16 && f.depth > 0 && f.depth <= 256 && f.resolution >= 16 && f.resolution <= 8192;
-}
-
 }  // namespace
 
 std::optional<StrategyPoint> strategy_point(const Strategy& strategy, double s, int base_resolution) {
@@ -131,13 +127,18 @@ std::optional<StrategyPoint> strategy_point(const Strategy& strategy, double s, 
 
 std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
                                               Graph& scratch) {
+  return calibrated_point(strategy, s, baseline, network_cost(expand(baseline)).total.macs, scratch);
+}
+
+std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
+                                              std::int64_t baseline_macs, Graph& scratch) {
   if (strategy.kind == StrategyKind::kOfficial || s == 1.0) return strategy_point(strategy, s, baseline.resolution);
   if (!(s > 0)) throw Error(fmt::format("FLOPs multiplier {} must be greater than 0", s));
-  const double base_macs = static_cast<double>(network_cost(expand(baseline)).total.macs);
+  const double base_macs = static_cast<double>(baseline_macs);
   // log(achieved / s) at nominal t; nondecreasing in t, a step function (rounding).
   auto miss = [&](double t) {
     const StrategyPoint p = formula_point(strategy, s, t, baseline.resolution);
-    if (!in_range(p.factors)) return std::optional<double>();
+    if (!factors_in_range(p.factors)) return std::optional<double>();
     const double macs = static_cast<double>(evaluate(baseline, p.factors, scratch).total.macs);
     return std::optional<double>(std::log(macs / base_macs / s));
   };

@@ -67,4 +67,8 @@ std::optional<StrategyPoint> strategy_point(const Strategy& strategy, double s, 
 std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
                                               Graph& scratch);
 
+/// The same, with the baseline's MACs given (the search calibrates many candidates).
+std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
+                                              std::int64_t baseline_macs, Graph& scratch);
+
 }  // namespace effscale

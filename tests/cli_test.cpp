@@ -158,7 +158,7 @@ TEST_CASE("bad input: one error line, the right exit status, nothing written", "
       {{"table", "--resolution", "224.5"}, 2, "--resolution: '224.5' is not an integer"},
       {{"table", "--phi", "1,x"}, 2, "--phi: 'x' is not a finite number"},
       {{"table", "--phi", "40"}, 2, "--phi 40 is out of range"},
-      {{"table", "--alpha", "0.5", "--phi", "1"}, 2, "--alpha 0.5 is out of range [1, 8]"},
+      {{"table", "--alpha", "0.5", "--phi", "1"}, 2, "--alpha 0.5 is out of range [1, 16] (compound scaling grows every dimension)"},
       {{"table", "--format", "xml"}, 2, "--format 'xml' is not one of: table, csv, json"},
       {{"table", "--fromat", "csv"}, 2, "unknown option '--fromat' for 'effscale table', did you mean '--format'?"},
       {{"table", "extra"}, 2, "unexpected argument 'extra'"},

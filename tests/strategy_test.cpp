@@ -86,7 +86,7 @@ TEST_CASE("strategy names are validated", "[strategy]") {
   CHECK_THROWS_WITH(parse_strategy("widht"), Catch::Contains("did you mean 'width'"));
   CHECK_THROWS_WITH(parse_strategy("compound:1.2,1.1"), Catch::Contains("expected compound:ALPHA,BETA,GAMMA"));
   CHECK_THROWS_WITH(parse_strategy("compound:1,1,1"), Catch::Contains("must be above 1"));
-  CHECK_THROWS_WITH(parse_strategy("compound:0.9,1.1,1.1"), Catch::Contains("alpha 0.9 is out of range [1, 8]"));
+  CHECK_THROWS_WITH(parse_strategy("compound:0.9,1.1,1.1"), Catch::Contains("alpha 0.9 is out of range [1, 16]"));
   CHECK_THROWS_WITH(parse_strategy("width:2"), Catch::Contains("takes no parameters"));
 }
 

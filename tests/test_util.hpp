@@ -82,6 +82,20 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// EfficientNet-B0 at 64 pixels as a baseline file in `dir`: the same blocks as B0, forward
+/// passes of about a millisecond, so that measured searches stay quick. Returns its path.
+inline std::string tiny_baseline(const TempDir& dir) {
+  return dir.write("tiny.txt",
+                   "name tiny-b0\nresolution 64\nstem 32 k3 s2\nr1_k3_s11_e1_i32_o16_se0.25\nr2_k3_s22_e6_i16_o24_se0.25\n"
+                   "r2_k5_s22_e6_i24_o40_se0.25\nr3_k3_s22_e6_i40_o80_se0.25\nr3_k5_s11_e6_i80_o112_se0.25\n"
+                   "r4_k5_s22_e6_i112_o192_se0.25\nr1_k3_s11_e6_i192_o320_se0.25\nhead 1280\n");
+}
+
+/// A small grid on the tiny baseline at phi 1: 11 candidates, 7 distinct networks once calibrated.
+inline std::vector<std::string> tiny_grid(const std::string& baseline) {
+  return {"--baseline", baseline, "--alpha", "1:1.4:0.2", "--beta", "1:1.2:0.1", "--gamma", "1:1.2:0.1", "--tolerance", "0.15"};
+}
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

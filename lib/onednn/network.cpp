@@ -546,6 +546,19 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
   }
 }
 
+std::string lowering_switches(const NetworkOptions& o) {
+  const NetworkOptions d;
+  std::vector<std::string> on;
+  if (o.inplace_scale != d.inplace_scale) on.push_back("no-inplace-scale");
+  if (o.fuse_residual != d.fuse_residual) on.push_back("separate-residual");
+  if (o.user_scratchpad != d.user_scratchpad) on.push_back("library-scratchpad");
+  if (o.reuse_buffers != d.reuse_buffers) on.push_back("no-buffer-reuse");
+  if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
+  std::string text;
+  for (const auto& s : on) text += (text.empty() ? "" : ",") + s;
+  return text;
+}
+
 std::string onednn_version() {
   const dnnl_version_t* v = dnnl_version();
   const char* runtime = v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp"

@@ -42,6 +42,10 @@ struct NetworkOptions {
 /// an unknown one.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
+/// The switches that differ from the default lowering, as apply_lowering_switches reads them
+/// ("" for the default lowering).
+std::string lowering_switches(const NetworkOptions& options);
+
 /// Where a primitive's time is accounted in profiles.
 enum class ProfileGroup { kStem, kPointwise, kDepthwise, kSqueezeExcite, kHead, kReorder };
 

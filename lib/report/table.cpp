@@ -16,6 +16,7 @@ std::string cell_text(const Cell& cell) {
     return std::isfinite(v) ? shortest(v) : std::string();
   }
   if (std::holds_alternative<std::string>(cell)) return std::get<std::string>(cell);
+  if (std::holds_alternative<Boolean>(cell)) return std::get<Boolean>(cell).value ? "true" : "false";
   return {};
 }
 

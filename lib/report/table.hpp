@@ -11,8 +11,14 @@
 
 namespace effscale {
 
-/// One value of a data table: empty (CSV "", JSON null), an exact integer, a number or text.
-using Cell = std::variant<std::monostate, std::int64_t, double, std::string>;
+/// A yes/no value of a data table (CSV "true"/"false", JSON true/false).
+struct Boolean {
+  bool value = false;
+};
+
+/// One value of a data table: empty (CSV "", JSON null), an exact integer, a number, text or a
+/// yes/no.
+using Cell = std::variant<std::monostate, std::int64_t, double, std::string, Boolean>;
 
 /// Rows of exact values under lower-case column names.
 struct DataTable {

@@ -1,0 +1,375 @@
+#include "search_pipeline.hpp"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "error.hpp"
+#include "strategy.hpp"
+#include "text.hpp"
+
+namespace effscale {
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+namespace {
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+using Triple = std::tuple<Decimal, Decimal, Decimal>;
+
+Triple triple_of(const Candidate& c) { return {c.alpha, c.beta, c.gamma}; }
+
+// Cost, calibration and network id of every result, in parallel on TBB workers.
+void evaluate_candidates(const SearchPlan& plan, std::int64_t baseline_macs, std::vector<CandidateResult>& results) {
+  const double target_ratio = std::pow(plan.constraint.target.value(), plan.phi);
+  tbb::enumerable_thread_specific<Graph> graphs;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, results.size(), 16), [&](const tbb::blocked_range<size_t>& range) {
+    Graph& g = graphs.local();
+    for (size_t i = range.begin(); i != range.end(); ++i) {
+      CandidateResult& r = results[i];
+      r.phi = plan.phi;
+      r.phi_star = plan.phi;
+      r.target_ratio = target_ratio;
+      try {
+        const Coefficients coefficients{r.candidate.alpha.value(), r.candidate.beta.value(), r.candidate.gamma.value()};
+        if (plan.calibrate && target_ratio != 1.0) {
+          if (!(r.candidate.product_value > 1))
+            throw Error(fmt::format("alpha*beta^2*gamma^2 = {} does not grow the network", r.candidate.product));
+          Strategy strategy;
+          strategy.kind = StrategyKind::kCompound;
+          strategy.coefficients = coefficients;
+          const auto point = calibrated_point(strategy, target_ratio, plan.baseline, baseline_macs, g);
+          r.factors = point->factors;
+          r.phi_star = point->phi;
+        } else {
+          r.factors = compound_factors(plan.phi, coefficients, plan.baseline.resolution);
+        }
+        check_factors(r.factors);
+        const NetworkCost c = evaluate(plan.baseline, r.factors, g);
+        r.cost = c.total;
+        r.peak_memory_bytes = c.peak_activation_bytes;
+        r.mac_ratio = static_cast<double>(c.total.macs) / static_cast<double>(baseline_macs);
+        r.mac_error = r.mac_ratio / target_ratio - 1;
+        r.network = network_id(g);
+        const std::int64_t bytes = network_memory_bytes(g, c.total.params, plan.measure.network.batch);
+        if (bytes > plan.max_memory) {
+          r.status = RowStatus::skipped(fmt::format("needs an estimated {} (activations at batch {} and weights), over "
+                                                    "the limit of {} (--max-memory)",
+                                                    human_bytes(bytes), plan.measure.network.batch,
+                                                    human_bytes(plan.max_memory)));
+        }
+      } catch (const Error& e) {
+        r.status = RowStatus::skipped(e.what());  // out of the ranges effscale builds
+      } catch (const std::exception& e) {
+        r.status = RowStatus::failed(e.what());
+      }
+    }
+  });
+}
+
+ScoreSettings score_settings(const std::optional<double>& latency_target_ms, const ReportHeader& header) {
+  ScoreSettings score;
+  if (latency_target_ms) {
+    score.latency_target_ms = *latency_target_ms;
+  } else if (header.baseline_latency_ms) {
+    const double target = parse_double(header.key.get("target")).value_or(2);
+    const double phi = parse_double(header.key.get("phi")).value_or(1);
+    score.latency_target_ms = *header.baseline_latency_ms * std::pow(target, phi);
+  }
+  return score;
+}
+
+}  // namespace
+
+SearchKey search_key(const SearchPlan& p) {
+  SearchKey k;
+  k.fields = {{"baseline", p.baseline.name},
+              {"baseline_spec", fmt::format("{:016x}", fnv1a(format_baseline_text(p.baseline)))},
+              {"phi", shortest(p.phi)},
+              {"calibrate", p.calibrate ? "on" : "off"},
+              {"target", p.constraint.target.text()},
+              {"tolerance", p.constraint.tolerance.text()},
+              {"alpha", p.alpha.spec()},
+              {"beta", p.beta.spec()},
+              {"gamma", p.gamma.spec()},
+              {"latency", p.latency ? "on" : "off"}};
+  if (p.latency) {
+    const MachineInfo machine = this_machine();
+    const auto& n = p.measure.network;
+    const std::string lowering = lowering_switches(n);
+    k.fields.insert(k.fields.end(), {{"cpu", machine.cpu},
+                                     {"cores", std::to_string(machine.cores)},
+                                     {"onednn", machine.onednn},
+                                     {"threads", std::to_string(p.measure.threads)},
+                                     {"batch", std::to_string(n.batch)},
+                                     {"layout", std::string(to_string(n.layout))},
+                                     {"lowering", lowering.empty() ? "default" : lowering},
+                                     {"seed", std::to_string(n.seed)}});
+  }
+  return k;
+}
+
+SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, const SearchCallbacks& callbacks) {
+  const auto started = std::chrono::steady_clock::now();
+  SearchOutcome out;
+  out.objective = plan.objective;
+
+  // Candidates of the grid under the constraint; this shard's share.
+  std::vector<Candidate> nearest;
+  std::vector<Candidate> candidates = enumerate_candidates(plan.alpha, plan.beta, plan.gamma, plan.constraint, &nearest);
+  out.counts.grid = plan.alpha.size() * plan.beta.size() * plan.gamma.size();
+  if (candidates.empty()) {
+    std::vector<std::string> near;
+    for (const auto& c : nearest)
+      near.push_back(fmt::format("{} ({}, {}, {})", c.product, c.alpha.text(), c.beta.text(), c.gamma.text()));
+    throw Error(fmt::format("no (alpha, beta, gamma) of the {} grid triples has alpha*beta^2*gamma^2 within {} of {}; "
+                            "nearest products: {}",
+                            out.counts.grid, plan.constraint.tolerance.text(), plan.constraint.target.text(),
+                            near.empty() ? "none" : join(near, ", ")));
+  }
+  if (plan.shard_count > 1) {
+    std::vector<Candidate> mine;
+    for (size_t i = static_cast<size_t>(plan.shard_index); i < candidates.size(); i += static_cast<size_t>(plan.shard_count))
+      mine.push_back(candidates[i]);
+    candidates = std::move(mine);
+  }
+  out.counts.candidates = candidates.size();
+
+  ReportHeader& header = out.header;
+  header.key = search_key(plan);
+  header.command = plan.command;
+  header.machine = plan.latency ? this_machine().text() : "";
+  header.date = utc_now();
+  header.shard_index = plan.shard_index;
+  header.shard_count = plan.shard_count;
+  header.objective = std::string(to_string(plan.objective));
+  const Graph baseline_graph = expand(plan.baseline);
+  const std::int64_t baseline_macs = network_cost(baseline_graph).total.macs;
+  const std::string baseline_network = network_id(baseline_graph);
+  header.baseline_macs = baseline_macs;
+
+  // Resume: rows of an earlier run of the same search are kept and not measured again. Skipped
+  // rows are evaluated again (their reason, e.g. --max-memory, may not hold any more).
+  std::vector<CandidateResult> kept;
+  std::set<Triple> done;
+  std::map<std::string, Latency> known;  // network -> latency measured earlier
+  if (plan.resume) {
+    const std::string difference = header.key.difference(plan.resume->header.key);
+    if (!difference.empty())
+      throw Error(fmt::format("the resume report was made by a different search ({}, this search vs the report)",
+                              difference));
+    for (const auto& r : plan.resume->results) {
+      if (r.status.state == RowState::kSkipped) continue;
+      if (!done.insert(triple_of(r.candidate)).second) continue;
+      kept.push_back(r);
+      if (r.latency && !r.network.empty()) known.emplace(r.network, *r.latency);
+    }
+    if (plan.resume->header.baseline_latency_ms) header.baseline_latency_ms = plan.resume->header.baseline_latency_ms;
+  }
+  if (callbacks.ready) callbacks.ready();
+  std::vector<CandidateResult> todo;
+  for (const auto& c : candidates) {
+    if (done.count(triple_of(c))) continue;
+    CandidateResult r;
+    r.candidate = c;
+    todo.push_back(r);
+  }
+  out.counts.evaluated = todo.size();
+  evaluate_candidates(plan, baseline_macs, todo);
+
+  // Distinct networks to time: each once; the baseline itself is the reference.
+  std::map<std::string, int> id_of;
+  std::vector<ScaleFactors> factors;
+  std::vector<double> scale = {0.0};
+  const bool racing = plan.objective == Objective::kRelLatency || plan.objective == Objective::kLatency ||
+                      plan.objective == Objective::kNormLatency;
+  auto objective_scale = [&](const CandidateResult& r) {
+    return plan.objective == Objective::kNormLatency ? r.target_ratio / r.mac_ratio : 1.0;
+  };
+  if (plan.latency) {
+    for (const auto& r : todo) {
+      if (!r.ok() || known.count(r.network) || id_of.count(r.network)) continue;
+      if (r.network == baseline_network) {
+        id_of[r.network] = kReference;
+        scale[0] = objective_scale(r);
+        continue;
+      }
+      id_of[r.network] = static_cast<int>(factors.size()) + 1;
+      factors.push_back(r.factors);
+      scale.push_back(objective_scale(r));
+    }
+  }
+
+  // The rows so far: resumed ones, and this run's whose measurement is complete (or needs none).
+  auto assemble = [&](const MeasureOutcome* m, bool final) {
+    std::vector<CandidateResult> rows = kept;
+    for (const auto& r : todo) {
+      CandidateResult row = r;
+      if (plan.latency && row.ok()) {
+        if (auto k = known.find(row.network); k != known.end()) {
+          row.latency = k->second;
+        } else if (!m) {
+          continue;
+        } else {
+          const int id = id_of.at(row.network);
+          const NetworkMeasurement& n = m->networks.at(static_cast<size_t>(id));
+          if (!n.failure.empty()) {
+            row.status = RowStatus::failed(n.failure);
+          } else if (n.ok() && m->reference.median_ms > 0) {
+            row.latency = latency_of(*m, id);
+          } else if (!final || m->interrupted) {
+            continue;  // not measured yet: a resumed run measures it
+          } else {
+            row.status = RowStatus::failed("not measured");
+          }
+        }
+      }
+      auto acc = plan.accuracy.find(triple_of(row.candidate));
+      row.top1 = acc == plan.accuracy.end() ? std::nullopt : std::optional<double>(acc->second);
+      rows.push_back(std::move(row));
+    }
+    for (auto& r : rows) {
+      if (r.top1) continue;
+      auto acc = plan.accuracy.find(triple_of(r.candidate));
+      if (acc != plan.accuracy.end()) r.top1 = acc->second;
+    }
+    return rows;
+  };
+  auto finish = [&](SearchOutcome& o, std::vector<CandidateResult> rows, const MeasureOutcome* m) {
+    if (m && m->reference.median_ms > 0) {
+      o.header.baseline_latency_ms = m->reference.median_ms;
+      o.header.drift = m->drift;
+      o.header.timing = measure_words(plan.measure, *m);
+      o.header.warnings = measure_warnings(*m);
+    } else if (!plan.latency) {
+      o.header.timing = "latency not measured (--no-latency)";
+    } else {
+      o.header.timing = "nothing measured in this run (every network came from --resume)";
+    }
+    o.score = score_settings(plan.latency_target_ms, o.header);
+    rank_results(rows, plan.objective, o.score);
+    o.results = std::move(rows);
+    std::set<std::string> networks;
+    for (const auto& r : o.results)
+      if (!r.network.empty()) networks.insert(r.network);
+    o.counts.networks = networks.size();
+  };
+
+  const bool anything_to_time = plan.latency && (!factors.empty() || !id_of.empty() || !header.baseline_latency_ms);
+  if (anything_to_time) {
+    MeasureConfig config = plan.measure;
+    config.settings.memory_limit = plan.max_memory;
+    auto progress = [&](const MeasureProgress& p) {
+      if (callbacks.progress) callbacks.progress(p);
+      if (p.batch_done && callbacks.checkpoint && p.so_far) {
+        SearchOutcome partial = out;
+        finish(partial, assemble(p.so_far, false), p.so_far);
+        callbacks.checkpoint(partial);
+      }
+    };
+    MeasureOutcome m = measure_networks(plan.baseline, factors, config, racing ? scale : std::vector<double>{},
+                                        stop, progress);
+    out.interrupted = m.interrupted;
+    for (size_t id = 1; id < m.networks.size(); ++id) out.counts.measured += m.networks[id].ok();
+    finish(out, assemble(&m, true), &m);
+    out.measurement = std::move(m);
+  } else {
+    finish(out, assemble(nullptr, true), nullptr);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+MergeOutcome merge_reports(const MergePlan& plan) {
+  if (plan.reports.empty()) throw Error("merge needs at least one report (effscale merge A.csv B.csv ...)");
+  MergeOutcome out;
+  const Report& first = plan.reports[0];
+  auto source = [&](size_t i) { return i < plan.sources.size() ? plan.sources[i] : fmt::format("report {}", i + 1); };
+  bool machines_differ = false;
+  for (size_t i = 1; i < plan.reports.size(); ++i) {
+    const std::string difference = first.header.key.difference(plan.reports[i].header.key, machine_key_fields());
+    if (!difference.empty())
+      throw Error(fmt::format("'{}' and '{}' come from different searches ({})", source(0), source(i), difference));
+    const std::string machine = first.header.key.difference(plan.reports[i].header.key);
+    if (!machine.empty() && !machines_differ) {
+      machines_differ = true;
+      out.notes.push_back(fmt::format("the reports come from different machines ({}, in '{}' and '{}'); each measured "
+                                      "its latencies against its own reference, so they are ranked by relative latency",
+                                      machine, source(0), source(i)));
+    }
+  }
+  Objective objective = plan.objective.value_or(
+      first.header.objective.empty() ? Objective::kRelLatency : parse_objective(first.header.objective));
+  if (machines_differ && (objective == Objective::kLatency || objective == Objective::kNormLatency)) {
+    out.notes.push_back(fmt::format("--rank-by {} compares milliseconds across machines: ranking by rel-latency instead",
+                                    to_string(objective)));
+    objective = Objective::kRelLatency;
+  }
+  out.objective = objective;
+
+  // Shards: every i of n should be there.
+  std::map<int, std::set<int>> shards;
+  for (const auto& r : plan.reports)
+    if (r.header.shard_count > 1) shards[r.header.shard_count].insert(r.header.shard_index);
+  for (const auto& [n, present] : shards) {
+    std::vector<std::string> missing;
+    for (int i = 0; i < n; ++i)
+      if (!present.count(i)) missing.push_back(fmt::format("{}/{}", i, n));
+    if (!missing.empty())
+      out.notes.push_back(fmt::format("shard(s) {} missing: the ranking covers {} of {} shards", join(missing, ", "),
+                                      present.size(), n));
+  }
+
+  out.header = first.header;
+  out.header.shard_index = 0;
+  out.header.shard_count = 1;
+  out.header.warnings.clear();
+  std::vector<double> baseline_latencies, drifts;
+  std::vector<CandidateResult> merged;
+  std::set<Triple> seen;
+  for (const auto& r : plan.reports) {
+    if (r.header.baseline_latency_ms) baseline_latencies.push_back(*r.header.baseline_latency_ms);
+    if (r.header.drift) drifts.push_back(*r.header.drift);
+    for (const auto& w : r.header.warnings) out.header.warnings.push_back(w);
+    for (const auto& c : r.results)
+      if (seen.insert(triple_of(c.candidate)).second) merged.push_back(c);
+  }
+  if (!baseline_latencies.empty()) out.header.baseline_latency_ms = median(baseline_latencies);
+  if (!drifts.empty()) out.header.drift = *std::max_element(drifts.begin(), drifts.end());
+  out.header.command = "effscale merge " + join(plan.sources, " ");
+  out.header.date = utc_now();
+  out.header.objective = std::string(to_string(objective));
+  for (const auto& n : out.notes) out.header.warnings.push_back(n);
+  if (needs_latency(objective)) {
+    const bool any = std::any_of(merged.begin(), merged.end(), [](const CandidateResult& c) { return c.latency.has_value(); });
+    if (!any) throw Error(fmt::format("--rank-by {} needs latency, and these reports have none", to_string(objective)));
+  }
+  out.score = score_settings(plan.latency_target_ms, out.header);
+  rank_results(merged, objective, out.score);
+  out.results = std::move(merged);
+  return out;
+}
+
+}  // namespace effscale
