@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
       {"merge", "join the reports of a sharded search and re-rank", cmd_merge},
       {"compare", "scaling strategies side by side (compound, official, width, depth, resolution, uniform, fast)",
        cmd_compare},
+      {"diff", "do two runs agree? rank correlation, differences and ties of two search or compare reports", cmd_diff},
       {"baselines", "list the built-in baselines, or print one in the baseline-file format",
        cmd_baselines},
   };

@@ -178,7 +178,7 @@ struct MeasureOutcome {
   std::vector<NetworkMeasurement> networks;  ///< [0] is the reference
   TimingStats reference;                     ///< the reference's timed passes over the whole run
   std::vector<BatchRecord> batches;
-  double drift = 1;           ///< max / min of the reference's median per batch
+  double drift = 1;           ///< max / min of the reference's median per round (per batch when rounds are short)
   bool pooled = false;        ///< intervals from the pooled replicate model (at least 4 degrees of freedom), else per-network bootstrap
   int degrees_of_freedom = 0; ///< of the pooled residual variance
   double replicate_sd = 0;    ///< pooled residual standard deviation of a per-replicate log median
@@ -229,7 +229,7 @@ MeasureOutcome measure(const MeasurePlan& plan, Timer& timer, const std::atomic<
                        const std::function<void(const MeasureProgress&)>& progress);
 
 /// The drift above which a run's report warns: the reference's median moved by more than this
-/// factor between batches (see measure.cpp for why this value).
-inline constexpr double kDriftWarning = 1.3;
+/// factor between rounds (see measure.cpp for why this value).
+inline constexpr double kDriftWarning = 1.5;
 
 }  // namespace effscale

@@ -174,15 +174,21 @@ std::string measure_words(const MeasureConfig& c, const MeasureOutcome& m) {
   } else if (m.separated) {
     words += "; no racing needed (the leader separated in the first pass)";
   }
-  words += fmt::format("; {} thread(s), batch {}, layout {}; {:.0f} s in all", c.threads, c.network.batch,
-                       to_string(c.network.layout), m.seconds);
+  double timing = 0, foreign = 0;
+  for (const auto& b : m.batches) {
+    timing += b.timing_seconds;
+    foreign += b.foreign_cpu_seconds;
+  }
+  words += fmt::format("; {} thread(s), batch {}, layout {}; {:.0f} s in all, {:.0f} s of it timing, during which the "
+                       "process's other threads used {:.2f} s of CPU",
+                       c.threads, c.network.batch, to_string(c.network.layout), m.seconds, timing, foreign);
   return words;
 }
 
 std::vector<std::string> measure_warnings(const MeasureOutcome& m) {
   std::vector<std::string> warnings;
   if (m.drift > kDriftWarning)
-    warnings.push_back(fmt::format("the reference's median moved by x{:.2f} between batches: the machine changed "
+    warnings.push_back(fmt::format("the reference's median moved by x{:.2f} between rounds: the machine changed "
                                    "speed during the run; relative latencies absorb most of it, but repeat the run "
                                    "before trusting close calls",
                                    m.drift));

@@ -211,6 +211,31 @@ TEST_CASE("bench --format csv prints one parseable row per model", "[cli][onednn
   CHECK(std::stod(csv.at(0, "p10_ms")) <= std::stod(csv.at(0, "p90_ms")));
 }
 
+TEST_CASE("bench times several models next to the baseline: relative latency with intervals", "[cli][onednn]") {
+  test::TempDir dir;
+  const auto tiny = test::tiny_baseline(dir);
+  const auto r = run({"bench", "base", "--phi", "1,2", "--baseline", tiny, "--runs", "6", "--min-time", "0", "--warmup", "1",
+                      "--format", "csv"});
+  REQUIRE(r.status == 0);
+  const auto csv = test::parse(r.out);
+  REQUIRE(csv.rows.size() == 3);
+  // The baseline is the reference itself: relative latency exactly 1.
+  CHECK(csv.at(0, "model") == "base");
+  CHECK(csv.at(0, "rel_latency") == "1");
+  CHECK(csv.at(0, "rel_ci_low") == "1");
+  double previous = 1;
+  for (size_t i = 1; i < 3; ++i) {
+    const double rel = std::stod(csv.at(i, "rel_latency"));
+    CHECK(rel > previous);  // phi 1 and phi 2: about 2.6x and 6x the MACs, more time
+    CHECK(std::stod(csv.at(i, "rel_ci_low")) <= rel);
+    CHECK(rel <= std::stod(csv.at(i, "rel_ci_high")));
+    // Absolute latency is the relative one times the baseline's median.
+    CHECK(std::stod(csv.at(i, "median_ms")) == Approx(rel * std::stod(csv.at(0, "median_ms"))).epsilon(1e-9));
+    CHECK(std::stoi(csv.at(i, "runs")) >= 6);
+    previous = rel;
+  }
+}
+
 TEST_CASE("bench --layers breaks the time down by layer kind", "[cli][onednn]") {
   const auto r = run({"bench", "--width", "0.5", "--resolution", "96", "--layers", "--runs", "3", "--min-time", "0",
                       "--format", "json", "--threads", "1"});

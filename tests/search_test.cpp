@@ -536,3 +536,57 @@ TEST_CASE("search --shard auto takes its share from the environment", "[search][
   CHECK(test::parse(r.out).rows.size() == 54);  // candidates 1, 3, 5, ... of 109
   CHECK(test::read_file(dir.file("s.csv")).find("# shard: 1/2\n") != std::string::npos);
 }
+
+TEST_CASE("diff: agreement of two search reports and of two compare reports", "[search][cli]") {
+  test::TempDir dir;
+  // Two runs over four networks: B's second and third swap places inside their intervals; B is 1% slower overall.
+  auto report = [&](const std::vector<double>& rel, double width, const char* name) {
+    std::vector<CandidateResult> rows;
+    const char* alphas[] = {"1", "1.1", "1.2", "1.3"};
+    for (size_t i = 0; i < rel.size(); ++i) {
+      CandidateResult r = row(alphas[i], "1.2", "1.1", 4 * rel[i], 2.0, 100, 10);
+      r.latency->rel = {rel[i], rel[i] * (1 - width), rel[i] * (1 + width)};
+      r.network = fmt::format("n{}", i);
+      r.candidate.product = "2";
+      r.candidate.product_value = 2;
+      rows.push_back(r);
+    }
+    ReportHeader h;
+    h.command = "effscale search";
+    h.key.fields = {{"phi", "1"}, {"cpu", name}};
+    h.objective = "rel-latency";
+    rank_results(rows, Objective::kRelLatency, {});
+    return dir.write(std::string(name) + ".csv", format_report(h, rows, Objective::kRelLatency, {}));
+  };
+  const auto a = report({1.60, 1.70, 1.72, 1.90}, 0.02, "a");
+  const auto b = report({1.62, 1.74, 1.71, 1.92}, 0.02, "b");  // another machine: diff still compares
+  const auto r = run({"diff", a, b});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);  // without --check a disagreement is reported, not an error
+  CHECK(r.out.find("4 networks measured in both") != std::string::npos);
+  // Ranks (1 2 3 4) vs (1 3 2 4): Spearman 1 - 6 * 2 / (4 * 15) = 0.8, below the default goal 0.9.
+  const auto strict = run({"diff", a, b, "--check"});
+  CHECK(strict.status == 1);
+  CHECK(strict.out.find("Spearman of relative latency: 0.800 (goal >= 0.9: NOT met)") != std::string::npos);
+  // |d|: 1.25%, 2.35%, 0.58%, 1.05%: median 1.15%.
+  CHECK(strict.out.find("median 1.15%") != std::string::npos);
+  CHECK(strict.out.find("winner of A: (1, 1.2, 1.1): B's winner or tied with it") != std::string::npos);
+  CHECK(strict.out.find("verdict: the runs disagree") != std::string::npos);
+  const auto relaxed = run({"diff", a, b, "--check", "--min-spearman", "0.8"});
+  CHECK(relaxed.status == 0);
+  CHECK(relaxed.out.find("verdict: the runs agree") != std::string::npos);
+
+  // Compare reports: at s = 2 the order flips inside overlapping intervals (a declared tie); at s = 4 it flips
+  // with separated intervals in both runs.
+  const std::string header = "strategy,target,network,rel_latency,rel_ci_low,rel_ci_high\n";
+  const auto ca = dir.write("ca.csv", header + "width,2,w2,1.5,1.48,1.52\nfast,2,f2,1.51,1.49,1.53\n"
+                                               "width,4,w4,2.5,2.48,2.52\nfast,4,f4,2.7,2.68,2.72\n");
+  const auto cb = dir.write("cb.csv", header + "width,2,w2,1.52,1.50,1.54\nfast,2,f2,1.50,1.48,1.52\n"
+                                               "width,4,w4,2.8,2.78,2.82\nfast,4,f4,2.6,2.58,2.62\n");
+  const auto c = run({"diff", ca, cb, "--check"});
+  CHECK(c.status == 1);
+  CHECK(c.out.find("target 2: the same order, except where a run declared a tie") != std::string::npos);
+  CHECK(c.out.find("target 4: ordered differently, tied in neither run: fast vs width") != std::string::npos);
+  test::expect_error({"diff", a}, 2, "diff takes exactly two reports");
+  test::expect_error({"diff", a, ca}, 2, "are not the same kind of report");
+}

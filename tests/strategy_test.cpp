@@ -152,6 +152,37 @@ TEST_CASE("compare --plot writes SVG that parses as XML with one series per stra
   CHECK(groups == 3);  // one panel (activations) without latency
 }
 
+TEST_CASE("compare measures each distinct model once next to the baseline and orders each target", "[strategy][cli][onednn]") {
+  test::TempDir dir;
+  const auto r = run({"compare", "--baseline", test::tiny_baseline(dir), "--strategies", "width,depth,resolution",
+                      "--targets", "1,2", "--runs", "3", "--warmup", "1", "--format", "csv"});
+  REQUIRE(r.status == 0);
+  const auto csv = test::parse(r.out);
+  REQUIRE(csv.rows.size() == 6);
+  std::map<std::string, std::string> rel_of_network;
+  for (size_t i = 0; i < csv.rows.size(); ++i) {
+    INFO(csv.at(i, "strategy") << " at " << csv.at(i, "target"));
+    CHECK(csv.at(i, "status") == "ok");
+    const double rel = std::stod(csv.at(i, "rel_latency"));
+    CHECK(std::stod(csv.at(i, "rel_ci_low")) <= rel);
+    CHECK(rel <= std::stod(csv.at(i, "rel_ci_high")));
+    if (csv.at(i, "target") == "1") {
+      // At s = 1 every strategy builds the baseline itself: the reference, relative latency 1, one rank.
+      CHECK(rel == 1);
+      CHECK(csv.at(i, "order") == "1");
+      CHECK(csv.at(i, "tied") == "false");
+    } else {
+      CHECK(rel > 1.2);
+      CHECK(std::stoi(csv.at(i, "order")) >= 1);
+    }
+    auto [it, inserted] = rel_of_network.emplace(csv.at(i, "network"), csv.at(i, "rel_latency"));
+    if (!inserted) CHECK(it->second == csv.at(i, "rel_latency"));  // the same network, measured once
+  }
+  std::set<std::string> orders;
+  for (size_t i = 3; i < 6; ++i) orders.insert(csv.at(i, "order"));
+  CHECK(orders.count("1") == 1);
+}
+
 TEST_CASE("compare: bad input", "[strategy][cli]") {
   struct Case {
     std::vector<std::string> args;
