@@ -18,7 +18,7 @@ extra=(${EFFSCALE_REPRO_ARGS:-})
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
 for run in 1 2; do
   start=$(date +%s)
-  "$bin" search "${extra[@]}" --output "$out/search$run.csv" > "$out/search$run.txt"
+  "$bin" search "${extra[@]}" --output "$out/search$run.csv" --plot "$out/search$run.svg" > "$out/search$run.txt"
   echo "search run $run: $(( $(date +%s) - start )) s; $(grep -m1 '^the winner\|^tied' "$out/search$run.txt" || true)"
 done
 for run in 1 2; do

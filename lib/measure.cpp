@@ -647,6 +647,44 @@ class Engine {
 
 }  // namespace
 
+SimulatedTimer::SimulatedTimer(std::function<double(int)> true_ms, const Settings& settings)
+    : true_ms_(std::move(true_ms)), s_(settings), state_(settings.seed) {}
+
+double SimulatedTimer::normal() {
+  SplitMix rng(state_);
+  state_ = rng.next();
+  // Box-Muller on two uniforms in (0, 1].
+  const double u1 = (static_cast<double>(rng.next() >> 11) + 1) / 9007199254740992.0;
+  const double u2 = static_cast<double>(rng.next() >> 11) / 9007199254740992.0;
+  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+}
+
+std::vector<std::string> SimulatedTimer::load(const std::vector<int>& ids) {
+  loads_.push_back(ids);
+  for (int id : ids) {
+    if (placement_.count(id)) continue;
+    placement_[id] = std::exp(s_.placement_sd * normal());
+    clock_ += s_.build_seconds;
+  }
+  return std::vector<std::string>(ids.size());
+}
+
+void SimulatedTimer::unload(const std::vector<int>& ids) {
+  for (int id : ids) placement_.erase(id);
+}
+
+double SimulatedTimer::run(int id) {
+  auto it = placement_.find(id);
+  if (it == placement_.end()) throw runtime_failure(fmt::format("network {} is not built", id));
+  if (id == s_.fail_id) throw runtime_failure("simulated failure");
+  const double drift = 1 + (s_.drift_range - 1) * (0.5 - 0.5 * std::cos(2 * M_PI * clock_ / s_.period_seconds));
+  const double t = true_ms_(id) * drift * it->second * std::exp(s_.noise_sd * normal()) * (id == last_ ? 1.0 : 1 + s_.cold_penalty);
+  last_ = id;
+  clock_ += t / 1000;
+  if (++runs_ == stop_after_ && stop_) stop_->store(true);
+  return t;
+}
+
 Latency latency_of(const MeasureOutcome& outcome, int id) {
   const NetworkMeasurement& m = outcome.networks.at(static_cast<size_t>(id));
   const TimingStats own = summarize(m.times_ms);

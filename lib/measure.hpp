@@ -35,6 +35,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -121,6 +122,52 @@ class Timer {
   /// CPU seconds used so far by threads of the process that do not run the networks (a build
   /// still going, a spinning worker pool): should not grow while timing.
   virtual double foreign_cpu_seconds() = 0;
+};
+
+/// A machine that exists only in arithmetic, for tests: network `id` runs in true_ms(id) x drift x
+/// placement x noise, plus `cold_penalty` for the first run after a switch. Drift goes from 1 to
+/// `drift_range` and back over `period_seconds` of its own (virtual) time; every build gets its own
+/// placement factor; every run a lognormal noise. Its clock advances by what it runs and by
+/// `build_seconds` per network built, never by real time. Deterministic from `seed` on every platform.
+class SimulatedTimer : public Timer {
+ public:
+  struct Settings {
+    double drift_range = 2.0;
+    double period_seconds = 3.0;
+    double noise_sd = 0.03;
+    double placement_sd = 0.007;
+    double cold_penalty = 0.05;
+    double build_seconds = 0.05;
+    std::uint64_t seed = 7;
+    int fail_id = -1;  ///< this network throws when run
+  };
+  SimulatedTimer(std::function<double(int)> true_ms, const Settings& settings);
+  std::vector<std::string> load(const std::vector<int>& ids) override;
+  void unload(const std::vector<int>& ids) override;
+  double run(int id) override;
+  double seconds() override { return clock_; }
+  double foreign_cpu_seconds() override { return 0; }
+  /// Every load() call's ids, in order.
+  const std::vector<std::vector<int>>& loads() const { return loads_; }
+  int runs() const { return runs_; }
+  /// Sets *stop once this many runs have been made (-1: never).
+  void stop_after(int runs, std::atomic<bool>* stop) {
+    stop_after_ = runs;
+    stop_ = stop;
+  }
+
+ private:
+  double normal();
+  std::function<double(int)> true_ms_;
+  Settings s_;
+  std::uint64_t state_;
+  std::map<int, double> placement_;
+  std::vector<std::vector<int>> loads_;
+  double clock_ = 0;
+  int last_ = -1;
+  int runs_ = 0;
+  int stop_after_ = -1;
+  std::atomic<bool>* stop_ = nullptr;
 };
 
 /// How much to measure.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
 #include <set>
 
 #include "measure.hpp"
@@ -15,61 +16,15 @@ using namespace effscale;
 
 namespace {
 
-// A machine that runs network `id` in true_ms[id] x drift(t) x placement x noise, plus 5% for the first
-// pass after a switch (cold caches). drift goes from 1 to `drift_range` and back over `period` seconds of
-// simulated time; each build gets its own placement factor (sd `placement_sd`); every run a lognormal
-// noise (sd `noise_sd`). Time advances by what it runs, and by `build_seconds` per network built.
-class SimulatedMachine : public Timer {
- public:
-  SimulatedMachine(std::vector<double> true_ms, double drift_range, double period, std::uint64_t seed = 7)
-      : true_ms_(std::move(true_ms)), range_(drift_range), period_(period), rng_(seed) {}
-
-  double noise_sd = 0.03;
-  double placement_sd = 0.007;
-  double build_seconds = 0.05;
-  int fail_id = -1;         ///< this network throws when run
-  int stop_after_runs = -1; ///< sets *stop after this many runs
-  std::atomic<bool>* stop = nullptr;
-  std::vector<std::vector<int>> loads;  ///< every load() call's ids
-  int runs = 0;
-
-  std::vector<std::string> load(const std::vector<int>& ids) override {
-    loads.push_back(ids);
-    std::vector<std::string> failures(ids.size());
-    std::normal_distribution<double> n(0, placement_sd);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (placement_.count(ids[i])) continue;
-      placement_[ids[i]] = std::exp(n(rng_));
-      clock_ += build_seconds;
-    }
-    return failures;
-  }
-  void unload(const std::vector<int>& ids) override {
-    for (int id : ids) placement_.erase(id);
-  }
-  double run(int id) override {
-    if (!placement_.count(id)) throw std::runtime_error("not built");
-    if (id == fail_id) throw std::runtime_error("simulated failure");
-    std::normal_distribution<double> n(0, noise_sd);
-    const double drift = 1 + (range_ - 1) * (0.5 - 0.5 * std::cos(2 * M_PI * clock_ / period_));
-    const double t = true_ms_.at(static_cast<size_t>(id)) * drift * placement_[id] * std::exp(n(rng_)) * (id == last_ ? 1.0 : 1.05);
-    last_ = id;
-    clock_ += t / 1000;
-    if (++runs == stop_after_runs && stop) stop->store(true);
-    return t;
-  }
-  double seconds() override { return clock_; }
-  double foreign_cpu_seconds() override { return 0; }
-  double drift_at(double t) const { return 1 + (range_ - 1) * (0.5 - 0.5 * std::cos(2 * M_PI * t / period_)); }
-
- private:
-  std::vector<double> true_ms_;
-  double range_, period_;
-  std::mt19937_64 rng_;
-  std::map<int, double> placement_;
-  double clock_ = 0;
-  int last_ = -1;
-};
+// The library's simulated machine (measure.hpp) with true times per network id, drift from 1 to `range` and
+// back over `period` seconds, 3% noise, 0.7% per build, 5% for a cold first run.
+SimulatedTimer machine(std::vector<double> true_ms, double range, double period, int fail_id = -1) {
+  SimulatedTimer::Settings s;
+  s.drift_range = range;
+  s.period_seconds = period;
+  s.fail_id = fail_id;
+  return SimulatedTimer([true_ms](int id) { return true_ms.at(static_cast<size_t>(id)); }, s);
+}
 
 std::vector<size_t> order_of(const std::vector<double>& v) {
   std::vector<size_t> o(v.size());
@@ -210,7 +165,7 @@ TEST_CASE("on a machine drifting 2x, the engine recovers the true order where bl
   // The naive way, as effscale searched before: each candidate timed in one block of 20 runs, in id order,
   // compared by absolute medians. The run takes about 1.5 s, during which the machine slows 2x.
   {
-    SimulatedMachine m(true_ms, 2.0, 3.0);
+    auto m = machine(true_ms, 2.0, 3.0);
     std::vector<int> ids;
     for (int id = 1; id <= n; ++id) ids.push_back(id);
     m.load(ids);
@@ -226,7 +181,7 @@ TEST_CASE("on a machine drifting 2x, the engine recovers the true order where bl
   plan.networks = n;
   plan.settings.min_runs = 24;
   plan.settings.replicates = 3;
-  SimulatedMachine m(true_ms, 2.0, 3.0);
+  auto m = machine(true_ms, 2.0, 3.0);
   const MeasureOutcome out = measure(plan, m, nullptr, {});
   std::vector<double> rel;
   for (int id = 1; id <= n; ++id) {
@@ -246,7 +201,7 @@ TEST_CASE("on a machine drifting 2x, the engine recovers the true order where bl
   CHECK(out.drift > 1.3);  // it saw the machine move
   // The reference was in every batch: each replicate loaded it afresh with the candidates.
   int reference_loads = 0;
-  for (const auto& l : m.loads) reference_loads += std::count(l.begin(), l.end(), kReference);
+  for (const auto& l : m.loads()) reference_loads += std::count(l.begin(), l.end(), kReference);
   CHECK(reference_loads == 3);
   // Absolute latency is relative latency times the reference's median over the run.
   CHECK(out.absolute_ms(3) == Approx(out.networks[3].rel.estimate * out.reference.median_ms));
@@ -260,7 +215,7 @@ TEST_CASE("racing measures the contenders again and leaves clear losers alone", 
   plan.settings.min_runs = 6;
   plan.settings.budget_seconds = 3;
   plan.objective_scale = {0, 1, 1, 1, 1};
-  SimulatedMachine m(true_ms, 1.3, 5.0);
+  auto m = machine(true_ms, 1.3, 5.0);
   const MeasureOutcome out = measure(plan, m, nullptr, {});
   CHECK(out.networks[1].raced_runs > 0);
   CHECK(out.networks[2].raced_runs > 0);
@@ -277,7 +232,7 @@ TEST_CASE("racing measures the contenders again and leaves clear losers alone", 
   MeasurePlan p2 = plan;
   p2.networks = 3;
   p2.objective_scale = {0, 1, 1, 1};
-  SimulatedMachine m2(clear, 1.3, 5.0);
+  auto m2 = machine(clear, 1.3, 5.0);
   const MeasureOutcome o2 = measure(p2, m2, nullptr, {});
   CHECK(o2.separated);
   CHECK(o2.networks[1].raced_runs == 0);
@@ -289,8 +244,7 @@ TEST_CASE("a failing network is recorded and the rest are measured; a stop keeps
   plan.networks = 3;
   plan.settings.min_runs = 6;
   {
-    SimulatedMachine m(true_ms, 1.5, 5.0);
-    m.fail_id = 2;
+    auto m = machine(true_ms, 1.5, 5.0, 2);
     const MeasureOutcome out = measure(plan, m, nullptr, {});
     CHECK(out.networks[2].failure == "simulated failure");
     CHECK_FALSE(out.networks[2].ok());
@@ -299,10 +253,9 @@ TEST_CASE("a failing network is recorded and the rest are measured; a stop keeps
   }
   {
     // Stopped in the second replicate: the first replicate's samples stay, the cut one is dropped.
-    SimulatedMachine m(true_ms, 1.5, 5.0);
+    auto m = machine(true_ms, 1.5, 5.0);
     std::atomic<bool> stop{false};
-    m.stop = &stop;
-    m.stop_after_runs = 60;  // the first replicate takes 2 x (2 + 2 x 3 x 3 + 4 ...) runs: about 50
+    m.stop_after(60, &stop);  // the first replicate takes 2 x (2 + 2 x 3 x 3 + 4 ...) runs: about 50
     const MeasureOutcome out = measure(plan, m, &stop, {});
     CHECK(out.interrupted);
     for (int id = 1; id <= 3; ++id) {
@@ -313,8 +266,7 @@ TEST_CASE("a failing network is recorded and the rest are measured; a stop keeps
   }
   {
     // The reference failing is an error: nothing can be compared without it.
-    SimulatedMachine m(true_ms, 1.5, 5.0);
-    m.fail_id = kReference;
+    auto m = machine(true_ms, 1.5, 5.0, kReference);
     CHECK_THROWS_WITH(measure(plan, m, nullptr, {}), Catch::Contains("the reference network failed: simulated failure"));
   }
 }

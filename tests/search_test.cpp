@@ -256,8 +256,8 @@ TEST_CASE("search with latency: ranked with intervals, one result per network; r
     const double rel = std::stod(a.at(i, "rel_latency"));
     CHECK(std::stod(a.at(i, "rel_ci_low")) <= rel);
     CHECK(rel <= std::stod(a.at(i, "rel_ci_high")));
-    CHECK(rel > 1);  // twice the baseline's MACs
-    CHECK(std::stod(a.at(i, "latency_ms")) > 0);
+    CHECK(rel > 0);
+    CHECK(std::stod(a.at(i, "latency_ms")) == Approx(rel * std::stod(a.at(0, "latency_ms")) / std::stod(a.at(0, "rel_latency"))));
     CHECK(std::stoi(a.at(i, "runs")) >= 3);
     if (i > 0) {
       CHECK(std::stoi(a.at(i, "rank")) >= std::stoi(a.at(i - 1, "rank")));
@@ -423,6 +423,13 @@ TEST_CASE("search: bad input gets one line, exit 2, and nothing written", "[sear
 
 namespace {
 
+/// Sets EFFSCALE_FAILPOINTS for the scope (and the processes started in it).
+class Failpoints {
+ public:
+  explicit Failpoints(const char* list) { ::setenv("EFFSCALE_FAILPOINTS", list, 1); }
+  ~Failpoints() { ::unsetenv("EFFSCALE_FAILPOINTS"); }
+};
+
 // Runs the real binary with `args` (a separate process); returns its exit status.
 int run_process(const std::vector<std::string>& args) {
   std::string command = EFFSCALE_BINARY;
@@ -448,12 +455,15 @@ std::map<std::string, NetworkRow> networks_of(const test::Csv& csv) {
 }  // namespace
 
 TEST_CASE("two measured shards in separate processes merge to the unsharded ranking within the intervals",
-          "[search][cli][onednn]") {
+          "[search][cli]") {
   test::TempDir dir;
+  // On the simulated machine (measure.hpp): latencies follow MACs and layers, drift and noise are seeded, so
+  // the test cannot pass or fail by the machine's mood.
+  Failpoints simulated("simulated-machine");
   std::vector<std::string> base = {"search"};
   const auto grid = test::tiny_grid(test::tiny_baseline(dir));
   base.insert(base.end(), grid.begin(), grid.end());
-  base.insert(base.end(), {"--runs", "6", "--warmup", "1", "--budget", "0"});
+  base.insert(base.end(), {"--runs", "12", "--warmup", "1", "--budget", "0"});
   auto with = [&](std::vector<std::string> extra) {
     auto a = base;
     a.insert(a.end(), extra.begin(), extra.end());
@@ -469,6 +479,7 @@ TEST_CASE("two measured shards in separate processes merge to the unsharded rank
   const auto m = networks_of(report_rows(dir.file("m.csv")));
   REQUIRE(all.size() == 7);
   REQUIRE(m.size() == 7);
+  int apart = 0;
   // Every pair of networks that both runs tell apart is in the same order in both.
   for (const auto& [x, ax] : all) {
     for (const auto& [y, ay] : all) {
@@ -477,9 +488,13 @@ TEST_CASE("two measured shards in separate processes merge to the unsharded rank
       const bool apart_all = ax.high < ay.low || ay.high < ax.low;
       const bool apart_merged = mx.high < my.low || my.high < mx.low;
       INFO(x << " vs " << y << ": unsharded " << ax.rel << " vs " << ay.rel << ", merged " << mx.rel << " vs " << my.rel);
-      if (apart_all && apart_merged) CHECK((ax.rel < ay.rel) == (mx.rel < my.rel));
+      if (apart_all && apart_merged) {
+        ++apart;
+        CHECK((ax.rel < ay.rel) == (mx.rel < my.rel));
+      }
     }
   }
+  CHECK(apart >= 10);  // most of the 21 pairs are told apart, so the check means something
 
   // Shards from another machine: merged, ranked by relative latency, and said so.
   std::string other = test::read_file(dir.file("s1.csv"));
