@@ -277,6 +277,10 @@ MeasureOutcome measure(const MeasurePlan& plan, Timer& timer, const std::atomic<
 
 /// The drift above which a run's report warns: the reference's median moved by more than this
 /// factor between rounds (see measure.cpp for why this value).
-inline constexpr double kDriftWarning = 1.5;
+inline constexpr double kDriftWarning = 2.0;
+
+/// The pooled spread between replicates (sd of a per-replicate log median) above which a run's
+/// report warns that the machine was noisy (see measure.cpp for why this value).
+inline constexpr double kNoiseWarning = 0.02;
 
 }  // namespace effscale

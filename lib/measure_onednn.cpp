@@ -193,6 +193,11 @@ std::vector<std::string> measure_warnings(const MeasureOutcome& m) {
                                    "speed during the run; relative latencies absorb most of it, but repeat the run "
                                    "before trusting close calls",
                                    m.drift));
+  if (m.pooled && m.replicate_sd > kNoiseWarning)
+    warnings.push_back(fmt::format("the machine was noisy: networks moved by {:.1f}% between replicates (about 1% on a "
+                                   "calm machine); the intervals are wider for it, and a second run may order close "
+                                   "candidates differently: raise --runs or repeat the run",
+                                   100 * m.replicate_sd));
   double timing = 0, foreign = 0;
   for (const auto& b : m.batches) {
     timing += b.timing_seconds;

@@ -2,29 +2,11 @@
 
 #include <cmath>
 
+#include "random.hpp"
+
 namespace effscale {
 
 namespace {
-
-// splitmix64: tiny, fast, and identical everywhere.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [lo, hi).
-  float uniform(float lo, float hi) {
-    const double u = static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0);
-    return static_cast<float>(lo + (hi - lo) * u);
-  }
-
- private:
-  std::uint64_t state_;
-};
 
 // Second moment of act(x) for x ~ N(0, 1) (numerically integrated).
 double second_moment(Activation a) {
@@ -81,7 +63,7 @@ int blocks_in_stage(const Graph& g, int stage) {
 LayerWeights make_layer_weights(const Graph& g, int index, std::uint64_t seed) {
   const Layer& l = g.layers[index];
   LayerWeights w;
-  Random rng(seed * 0x100000001B3ull + static_cast<std::uint64_t>(index) * 0x9E3779B97F4A7C15ull + 1);
+  SplitMix64 rng(seed * 0x100000001B3ull + static_cast<std::uint64_t>(index) * 0x9E3779B97F4A7C15ull + 1);
   const bool has_weights = l.kind == LayerKind::kConv || l.kind == LayerKind::kDepthwiseConv ||
                            l.kind == LayerKind::kFullyConnected;
   if (!has_weights) return w;
@@ -131,7 +113,7 @@ FoldedWeights fold_batch_norm(const Layer& l, const LayerWeights& w) {
 }
 
 std::vector<float> make_input(int batch, int channels, int height, int width, std::uint64_t seed) {
-  Random rng(seed ^ 0xD1B54A32D192ED03ull);
+  SplitMix64 rng(seed ^ 0xD1B54A32D192ED03ull);
   std::vector<float> x(static_cast<size_t>(batch) * channels * height * width);
   for (auto& v : x) v = rng.uniform(-1.0f, 1.0f);
   return x;
