@@ -33,6 +33,22 @@ const std::vector<Command>& commands() {
 
 namespace {
 
+// Arguments this long are a mistake (or an attack on the option parser's regex, which overflows
+// its stack near 30,000 characters).
+constexpr size_t kMaxArgumentBytes = 4096;
+
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 4;
+    if (n == 4 || i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 void print_usage(std::ostream& out) {
   out << "effscale " EFFSCALE_VERSION
          " - EfficientNet-style compound model scaling, measured on real hardware\n\n"
@@ -49,8 +65,25 @@ std::vector<std::string> command_names() {
 
 }  // namespace
 
+std::string one_line(std::string message) {
+  for (auto& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  return message;
+}
+
+void check_arguments(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.size() > kMaxArgumentBytes)
+      throw Error(fmt::format("argument {} is {} bytes long; effscale takes arguments of at most {} bytes", i + 1,
+                              a.size(), kMaxArgumentBytes));
+    if (!valid_utf8(a)) throw Error(fmt::format("argument {} is not valid UTF-8 text", i + 1));
+  }
+}
+
 int run_cli(const std::vector<std::string>& args, Io& io) {
   try {
+    check_arguments(args);
     if (args.empty()) {
       print_usage(io.err);
       return kExitUsage;
@@ -73,16 +106,16 @@ int run_cli(const std::vector<std::string>& args, Io& io) {
                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
                             join(command_names(), ", ")));
   } catch (const Error& e) {
-    io.err << "effscale: error: " << e.what() << '\n';
+    io.err << "effscale: error: " << one_line(e.what()) << '\n';
     return e.kind() == ErrorKind::kUsage ? kExitUsage : kExitRuntime;
   } catch (const cxxopts::exceptions::exception& e) {
-    io.err << "effscale: error: " << e.what() << '\n';
+    io.err << "effscale: error: " << one_line(e.what()) << '\n';
     return kExitUsage;
   } catch (const std::bad_alloc&) {
     io.err << "effscale: error: out of memory\n";
     return kExitRuntime;
   } catch (const std::exception& e) {
-    io.err << "effscale: error: " << e.what() << '\n';
+    io.err << "effscale: error: " << one_line(e.what()) << '\n';
     return kExitRuntime;
   }
 }

@@ -147,7 +147,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output"});
+  Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
   BenchSetup setup;
   setup.measure = read_measure_options(result, kBenchMeasure);
@@ -198,7 +198,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
       break;
     }
   }
-  emit(out.str(), result, io);
+  outputs.emit(out.str(), io);
   return kExitOk;
 }
 

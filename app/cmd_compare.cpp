@@ -159,7 +159,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output", "plot"});
+  Outputs outputs(result, {"output", "plot"}, input_files(result));
   const ModelOptions model = read_baseline_options(result);
   ComparePlan plan;
   plan.baseline = model.baseline;
@@ -218,14 +218,21 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
       break;
     }
   }
+  std::vector<std::pair<std::string, std::string>> contents;
   if (plot_path) {
     const std::string title = fmt::format("Scaling strategies for {}{}", plan.baseline.name,
                                           plan.latency ? fmt::format(" on {} ({} threads)", machine.cpu, plan.measure.threads)
                                                        : " (latency not measured)");
-    write_file_atomic(*plot_path, plot(outcome.rows, title, plan.latency));
-    io.err << "wrote " << *plot_path << '\n';
+    contents.emplace_back("plot", plot(outcome.rows, title, plan.latency));
   }
-  emit(out.str(), result, io);
+  if (outputs.has("output")) contents.emplace_back("output", out.str());
+  outputs.write(contents, io);
+  for (const auto& [name, content] : contents)
+    if (!outputs.to_stdout(name)) io.err << "wrote " << outputs.path(name) << '\n';
+  if (!outputs.has("output")) {
+    io.out << out.str();
+    io.out.flush();
+  }
   if (outcome.interrupted) {
     io.err << "effscale: interrupted; the rows measured so far are shown\n";
     return kExitInterrupted;

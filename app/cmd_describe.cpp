@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "cost.hpp"
 #include "error.hpp"
+#include "measure_onednn.hpp"
 #include "options.hpp"
 #include "report/table.hpp"
 #include "text.hpp"
@@ -147,7 +148,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output"});
+  Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
   const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
   if (models.size() != 1) {
@@ -157,7 +158,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   Description d{models[0], scale(options.baseline, models[0].factors), {}, {}, {}};
   expand(d.spec, d.graph);
   d.cost = network_cost(d.graph);
-  check_memory(d.cost.peak_activation_bytes, options.max_memory, "model " + d.model.name);
+  check_network_memory(d.graph, d.cost.total.params, 1, options.max_memory, d.model.name);
   d.groups = stage_costs(d.graph, static_cast<int>(d.spec.stages.size()));
 
   std::ostringstream out;
@@ -176,7 +177,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
       break;
     }
   }
-  emit(out.str(), result, io);
+  outputs.emit(out.str(), io);
   return kExitOk;
 }
 

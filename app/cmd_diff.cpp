@@ -58,7 +58,8 @@ int cmd_diff(const std::vector<std::string>& args, Io& io) {
     return v;
   };
   const double min_spearman = goal("min-spearman"), max_median = goal("max-median"), max_p90 = goal("max-p90");
-  const std::string a_text = read_text_file(paths[0], "report"), b_text = read_text_file(paths[1], "report");
+  const std::string a_text = read_text_file(paths[0], "report", kMaxReportBytes),
+                    b_text = read_text_file(paths[1], "report", kMaxReportBytes);
   if (is_search_report(a_text) != is_search_report(b_text))
     throw Error(fmt::format("'{}' and '{}' are not the same kind of report (one search report, one compare CSV)", paths[0], paths[1]));
 

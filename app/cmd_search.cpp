@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 #include <sstream>
 
@@ -101,7 +102,7 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     throw Error(fmt::format("--rank-by {} needs latency; with --no-latency rank by macs-error, params or activations",
                             to_string(p.objective)));
   if (auto accuracy = option_text(r, "accuracy")) {
-    p.accuracy = parse_accuracy(read_text_file(*accuracy, "accuracy file"), *accuracy);
+    p.accuracy = parse_accuracy(read_text_file(*accuracy, "accuracy file", kMaxAccuracyFileBytes), *accuracy);
   } else if (p.objective == Objective::kScore) {
     throw Error("--rank-by score needs --accuracy FILE (CSV with alpha,beta,gamma,top1)");
   }
@@ -120,7 +121,7 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     throw Error("--shards N goes with --shard auto (the index comes from the job array)");
   }
   if (auto resume = option_text(r, "resume"))
-    p.resume = parse_report(read_text_file(*resume, "resume report"), *resume);
+    p.resume = parse_report(read_text_file(*resume, "resume report", kMaxReportBytes), *resume);
   if (p.latency) p.measure = read_measure_options(r, kSearchMeasure);
   if (auto out = option_text(r, "output")) {
     output = *out;
@@ -181,18 +182,25 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output", "plot"});
   std::string output;
   const SearchPlan plan = read_plan(result, output);
+  if (output == "-" && format != Format::kTable)
+    throw Error("--output - and --format csv|json would both write standard output; choose one");
   const int top = int_option(result, "top", 10, 1, 1000000);
   const auto plot_path = option_text(result, "plot");
   if (plot_path && !plan.latency) throw Error("--plot draws latency; it cannot be used with --no-latency");
   InterruptGuard guard;
   const bool interrupt_after_batch = failpoint("interrupt-after-batch");
+  // The outputs are prepared once the plan is known to be valid, before any work (the default
+  // report folder is created then, not for a command that fails).
+  std::optional<Outputs> outputs;
+  std::vector<std::pair<std::string, std::string>> paths = {{"output", output}};
+  if (plot_path) paths.emplace_back("plot", *plot_path);
   SearchCallbacks callbacks;
   callbacks.ready = [&] {
     const auto slash = output.rfind('/');
     if (!result.count("output") && slash != std::string::npos) ensure_directory(output.substr(0, slash));
+    outputs.emplace(paths, input_files(result));
   };
   callbacks.progress = [&](const MeasureProgress& p) {
     if (p.batch_done && interrupt_after_batch) InterruptGuard::raise_for_testing();
@@ -209,7 +217,7 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   };
   const bool pause_after_checkpoint = failpoint("pause-after-checkpoint");
   callbacks.checkpoint = [&](const SearchOutcome& partial) {
-    write_file_atomic(output, format_report(partial.header, partial.results, partial.objective, partial.score));
+    outputs->checkpoint("output", format_report(partial.header, partial.results, partial.objective, partial.score));
     // Tests: hold still until a real signal arrives, so that it lands right after these rows are on disk.
     while (pause_after_checkpoint && !InterruptGuard::interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   };
@@ -218,19 +226,23 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   const SearchOutcome outcome = run_search(plan, &InterruptGuard::flag(), callbacks);
   if (io.err_is_terminal && plan.latency) io.err << '\n';
 
-  write_file_atomic(output, format_report(outcome.header, outcome.results, outcome.objective, outcome.score));
+  std::vector<std::pair<std::string, std::string>> contents = {
+      {"output", format_report(outcome.header, outcome.results, outcome.objective, outcome.score)}};
   if (plot_path)
-    write_file_atomic(*plot_path, search_plot_svg(outcome.header, outcome.results, outcome.objective, outcome.score, top));
+    contents.emplace_back("plot", search_plot_svg(outcome.header, outcome.results, outcome.objective, outcome.score, top));
+  outputs->write(contents, io);
   if (outcome.interrupted) {
-    io.err << fmt::format("effscale: interrupted; {} completed rows kept in {}\nresume with: {} --resume {}\n",
-                          outcome.results.size(), output, join(args_for_resume(args), " "), output);
+    io.err << fmt::format("effscale: interrupted; {} completed rows kept in {}\nresume with: {}\n",
+                          outcome.results.size(), output, join(args_for_resume(args, output), " "));
     return kExitInterrupted;
   }
   std::ostringstream out;
   switch (format) {
     case Format::kTable:
-      out << search_summary_text(outcome.header, outcome.results, outcome.objective, outcome.score, top,
-                                 SummaryCounts{outcome.counts, outcome.seconds}, output);
+      // With the report on standard output, the summary goes to standard error.
+      (output == "-" ? io.err : out) << search_summary_text(outcome.header, outcome.results, outcome.objective,
+                                                           outcome.score, top,
+                                                           SummaryCounts{outcome.counts, outcome.seconds}, output);
       break;
     case Format::kCsv: write_csv(report_table(outcome.results, outcome.objective, outcome.score), out); break;
     case Format::kJson:
@@ -263,10 +275,14 @@ int cmd_merge(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output"});
   if (!result.count("reports")) throw Error("merge needs at least one report (effscale merge A.csv B.csv ...)");
   MergePlan plan;
   plan.sources = result["reports"].as<std::vector<std::string>>();
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (const auto& p : plan.sources) inputs.emplace_back("report", p);
+  Outputs outputs(result, {"output"}, inputs);
+  if (outputs.to_stdout("output") && format != Format::kTable)
+    throw Error("--output - and --format csv|json would both write standard output; choose one");
   const int top = int_option(result, "top", 10, 1, 1000000);
   if (auto t = option_text(result, "latency-target")) {
     plan.latency_target_ms = require_double(*t, "--latency-target");
@@ -274,16 +290,17 @@ int cmd_merge(const std::vector<std::string>& args, Io& io) {
       throw Error(fmt::format("--latency-target {} must be greater than 0", *plan.latency_target_ms));
   }
   if (auto rank = option_text(result, "rank-by")) plan.objective = parse_objective(*rank);
-  for (const auto& p : plan.sources) plan.reports.push_back(parse_report(read_text_file(p, "report"), p));
+  for (const auto& p : plan.sources) plan.reports.push_back(parse_report(read_text_file(p, "report", kMaxReportBytes), p));
   const MergeOutcome merged = merge_reports(plan);
   const std::string report = format_report(merged.header, merged.results, merged.objective, merged.score);
   const auto output = option_text(result, "output");
-  if (output) write_file_atomic(*output, report);
+  if (output) outputs.write({{"output", report}}, io);
   for (const auto& note : merged.notes) io.err << "effscale: note: " << note << '\n';
   std::ostringstream out;
   switch (format) {
     case Format::kTable:
-      out << search_summary_text(merged.header, merged.results, merged.objective, merged.score, top, SummaryCounts{},
+      (outputs.to_stdout("output") ? io.err : out)
+          << search_summary_text(merged.header, merged.results, merged.objective, merged.score, top, SummaryCounts{},
                                  output.value_or(""));
       break;
     case Format::kCsv: write_csv(report_table(merged.results, merged.objective, merged.score), out); break;

@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "cost.hpp"
+#include "measure_onednn.hpp"
 #include "options.hpp"
 #include "report/table.hpp"
 #include "text.hpp"
@@ -26,7 +27,7 @@ std::vector<TableRow> compute(const ModelOptions& options, const std::vector<Mod
   Graph graph;
   for (const auto& m : models) {
     TableRow row{m, evaluate(options.baseline, m.factors, graph), std::nullopt};
-    check_memory(row.cost.peak_activation_bytes, options.max_memory, "model " + m.name);
+    check_network_memory(graph, row.cost.total.params, 1, options.max_memory, m.name);
     if (m.kind == "official") {
       row.paper = published_figures(options.baseline.name, m.name == "base" ? "b0" : m.name);
     }
@@ -117,7 +118,7 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
     return kExitOk;
   }
   const Format format = read_format(result);
-  check_output_options(result, {"output"});
+  Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
   // b0..b7 unless --models or a custom model says otherwise; --phi models always add.
   std::vector<std::string> names = {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"};
@@ -140,7 +141,7 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
                   {"flops_definition", std::string(kFlopsDefinition)}});
       break;
   }
-  emit(out.str(), result, io);
+  outputs.emit(out.str(), io);
   return kExitOk;
 }
 

@@ -1,12 +1,13 @@
 #pragma once
-// Ctrl-C handling for long runs: the first SIGINT/SIGTERM sets a flag that the work polls, so it
-// can stop cleanly and keep what it finished; a second one terminates at once.
+// Ctrl-C handling for long runs: the first SIGINT, SIGTERM or SIGHUP (a dropped ssh session) sets a
+// flag that the work polls, so it can stop cleanly and keep what it finished; a second one
+// terminates at once.
 
 #include <atomic>
 
 namespace effscale {
 
-/// While alive, SIGINT and SIGTERM set interrupted() instead of killing the process.
+/// While alive, SIGINT, SIGTERM and SIGHUP set interrupted() instead of killing the process.
 class InterruptGuard {
  public:
   InterruptGuard();

@@ -70,7 +70,8 @@ void add_baseline_options(cxxopts::Options& options) {
   options.add_options("Model")
       ("baseline", "Network to scale: efficientnet-b0, mobilenet-v2, or a baseline file (format in README.md)",
        cxxopts::value<std::string>()->default_value("efficientnet-b0"), "NAME|FILE")
-      ("max-memory", "Refuse models whose batch-1 activation memory exceeds this (e.g. 8G; default half of RAM)",
+      ("max-memory", "Refuse models whose build would need more than this: activations x batch, weights and the "
+                     "layer list (e.g. 8G; default half of RAM)",
        cxxopts::value<std::string>(), "SIZE");
 }
 
@@ -191,19 +192,12 @@ std::vector<std::string> positional_models(const cxxopts::ParseResult& result, c
   return result[option].as<std::vector<std::string>>();
 }
 
-void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what) {
-  if (bytes > limit) {
-    throw runtime_failure(fmt::format("{} needs {} of activation memory, over the limit of {} "
-                                      "(raise it with --max-memory)",
-                                      what, human_bytes(bytes), human_bytes(limit)));
-  }
-}
-
 void add_output_options(cxxopts::Options& options) {
   options.add_options("Output")
       ("format", "table (aligned, human units), csv or json (exact integers)",
        cxxopts::value<std::string>()->default_value("table"), "FMT")
-      ("o,output", "Write to FILE (atomically) instead of standard output", cxxopts::value<std::string>(), "FILE")
+      ("o,output", "Write to FILE (atomically; '-' is standard output) instead of standard output",
+       cxxopts::value<std::string>(), "FILE")
       ("h,help", "Show this help");
 }
 
@@ -215,20 +209,67 @@ Format read_format(const cxxopts::ParseResult& result) {
   throw Error(fmt::format("--format '{}' is not one of: table, csv, json", f));
 }
 
-void check_output_options(const cxxopts::ParseResult& result, const std::vector<std::string>& names) {
-  for (const auto& name : names) {
-    if (auto path = option_text(result, name)) check_output_path(*path);
+Outputs::Outputs(const cxxopts::ParseResult& result, const std::vector<std::string>& names,
+                 const std::vector<std::pair<std::string, std::string>>& inputs) {
+  std::vector<std::pair<std::string, std::string>> outputs;
+  for (const auto& name : names)
+    if (auto path = option_text(result, name)) outputs.emplace_back(name, *path);
+  prepare(outputs, inputs);
+}
+
+Outputs::Outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                 const std::vector<std::pair<std::string, std::string>>& inputs) {
+  prepare(outputs, inputs);
+}
+
+void Outputs::prepare(const std::vector<std::pair<std::string, std::string>>& outputs,
+                      const std::vector<std::pair<std::string, std::string>>& inputs) {
+  std::vector<std::pair<std::string, std::string>> labelled;
+  for (const auto& [name, path] : outputs) labelled.emplace_back("--" + name, path);
+  check_distinct_paths(labelled, inputs);
+  for (const auto& [name, path] : outputs) {
+    paths_[name] = path;
+    if (path == "-") files_.emplace(name, std::nullopt);
+    else files_.emplace(name, OutputFile(path, name == "plot" ? "plot" : "output"));
   }
 }
 
-void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io) {
-  if (auto path = option_text(result, "output")) {
-    write_file_atomic(*path, text);
-    io.err << "wrote " << *path << '\n';
+void Outputs::write(const std::vector<std::pair<std::string, std::string>>& contents, Io& io) {
+  for (const auto& [name, content] : contents)
+    if (auto& f = files_.at(name)) f->stage(content);
+  for (const auto& [name, content] : contents)
+    if (auto& f = files_.at(name)) f->commit();
+  for (const auto& [name, content] : contents) {
+    if (files_.at(name)) continue;
+    io.out << content;
+    io.out.flush();
+  }
+}
+
+void Outputs::checkpoint(const std::string& name, const std::string& content) {
+  if (auto& f = files_.at(name); f && !f->is_stream()) f->write(content, false);
+}
+
+void Outputs::emit(const std::string& text, Io& io) {
+  if (has("output")) {
+    write({{"output", text}}, io);
+    if (!to_stdout("output")) io.err << "wrote " << path("output") << '\n';
   } else {
     io.out << text;
     io.out.flush();
   }
+}
+
+std::vector<std::pair<std::string, std::string>> input_files(const cxxopts::ParseResult& result) {
+  std::vector<std::pair<std::string, std::string>> inputs;
+  if (result.count("baseline")) {
+    const std::string b = result["baseline"].as<std::string>();
+    const auto names = builtin_baseline_names();
+    if (std::find(names.begin(), names.end(), b) == names.end()) inputs.emplace_back("--baseline file", b);
+  }
+  for (const char* name : {"accuracy", "resume"})
+    if (auto path = option_text(result, name)) inputs.emplace_back(fmt::format("--{} file", name), *path);
+  return inputs;
 }
 
 int int_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int min, int max) {

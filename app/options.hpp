@@ -5,6 +5,7 @@
 #include <cxxopts.hpp>
 
 #include <cmath>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "measure_onednn.hpp"
 #include "cli.hpp"
 #include "cost.hpp"
+#include "io.hpp"
 #include "onednn/network.hpp"
 #include "scaling.hpp"
 #include "spec.hpp"
@@ -74,9 +76,6 @@ std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, c
 /// The positional MODEL arguments of `option` (empty when none).
 std::vector<std::string> positional_models(const cxxopts::ParseResult& result, const std::string& option);
 
-/// Throws a runtime Error when `bytes` exceeds the --max-memory limit.
-void check_memory(std::int64_t bytes, std::int64_t limit, const std::string& what);
-
 /// Output formats of the printing commands.
 enum class Format { kTable, kCsv, kJson };
 
@@ -85,11 +84,42 @@ void add_output_options(cxxopts::Options& options);
 
 Format read_format(const cxxopts::ParseResult& result);
 
-/// Checks, before any work, that the named path options (e.g. "output", "plot") can be written.
-void check_output_options(const cxxopts::ParseResult& result, const std::vector<std::string>& names);
+/// The files a command writes, prepared before any work (io.hpp's OutputFile: nothing that is not
+/// a regular file is replaced, a temporary file proves each folder writable), distinct from each
+/// other and from the command's inputs. "-" is standard output.
+class Outputs {
+ public:
+  /// `names`: the command's path options given ("output", "plot"), in the order they are written;
+  /// `inputs`: (what, path) of every file the command reads.
+  Outputs(const cxxopts::ParseResult& result, const std::vector<std::string>& names,
+          const std::vector<std::pair<std::string, std::string>>& inputs);
+  /// Outputs at explicit paths (e.g. a default report path), same rules.
+  Outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+          const std::vector<std::pair<std::string, std::string>>& inputs);
 
-/// Prints `text` on io.out, or writes it atomically to --output when given.
-void emit(const std::string& text, const cxxopts::ParseResult& result, Io& io);
+  bool has(const std::string& name) const { return paths_.count(name) > 0; }
+  /// True when output `name` is standard output.
+  bool to_stdout(const std::string& name) const { return has(name) && !files_.at(name); }
+  const std::string& path(const std::string& name) const { return paths_.at(name); }
+
+  /// Writes every (name, content) pair: all are staged before any is put in place, so that one
+  /// failing leaves every output as it was. Standard output gets its text last.
+  void write(const std::vector<std::pair<std::string, std::string>>& contents, Io& io);
+  /// A checkpoint of `name`: replaced atomically when it is a regular file, skipped otherwise.
+  void checkpoint(const std::string& name, const std::string& content);
+  /// A command's main text: to --output when given ("wrote PATH" on stderr), else standard output.
+  void emit(const std::string& text, Io& io);
+
+ private:
+  void prepare(const std::vector<std::pair<std::string, std::string>>& outputs,
+               const std::vector<std::pair<std::string, std::string>>& inputs);
+  std::map<std::string, std::optional<OutputFile>> files_;  ///< nullopt: standard output
+  std::map<std::string, std::string> paths_;
+};
+
+/// (what, path) of the input files named by the common options: --baseline (a file, not a
+/// built-in name), --accuracy, --resume.
+std::vector<std::pair<std::string, std::string>> input_files(const cxxopts::ParseResult& result);
 
 /// An integer option in [min, max], or `fallback` when absent. Throws Error with the range.
 int int_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int min, int max);

@@ -158,16 +158,23 @@ std::string search_plot_svg(const ReportHeader& h, const std::vector<CandidateRe
   return render_svg(fmt::format("effscale search, ranked by {} - {}", to_string(objective), h.machine), {panel});
 }
 
-std::vector<std::string> args_for_resume(const std::vector<std::string>& args) {
+std::vector<std::string> args_for_resume(const std::vector<std::string>& args, const std::string& report) {
   std::vector<std::string> out = {"effscale"};
+  const std::vector<std::string> dropped = {"--resume", "--output", "-o"};
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume") {
-      ++i;
-      continue;
+    const std::string name = args[i].substr(0, args[i].find('='));
+    if (std::find(dropped.begin(), dropped.end(), name) == dropped.end()) {
+      out.push_back(args[i]);
+    } else if (name == args[i]) {
+      ++i;  // the option's value follows it
     }
-    if (args[i].rfind("--resume=", 0) == 0) continue;
-    out.push_back(args[i]);
   }
+  // The resumed run writes a new report beside the old one, which it reads.
+  const auto dot = report.rfind('.');
+  const bool extension = dot != std::string::npos && report.find('/', dot) == std::string::npos && dot > 0;
+  const std::string next_report =
+      extension ? report.substr(0, dot) + "-resumed" + report.substr(dot) : report + "-resumed";
+  out.insert(out.end(), {"--resume", report, "--output", next_report});
   return out;
 }
 

@@ -31,7 +31,8 @@ std::vector<std::pair<std::string, Cell>> search_meta(const ReportHeader& header
 std::string search_plot_svg(const ReportHeader& header, const std::vector<CandidateResult>& ranked,
                             Objective objective, const ScoreSettings& score, int top);
 
-/// The command-line arguments without any --resume option (to print a resume command).
-std::vector<std::string> args_for_resume(const std::vector<std::string>& args);
+/// The command that resumes from `report`: `args` without --resume and --output, then
+/// --resume REPORT --output REPORT-resumed (an output must not be the report it reads).
+std::vector<std::string> args_for_resume(const std::vector<std::string>& args, const std::string& report);
 
 }  // namespace effscale

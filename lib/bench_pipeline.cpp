@@ -9,17 +9,6 @@
 
 namespace effscale {
 
-void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name) {
-  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
-  const std::int64_t weights = params * static_cast<std::int64_t>(sizeof(float));
-  if (network_memory_bytes(graph, params, batch) > limit) {
-    throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
-                                      "over the limit of {} (raise it with --max-memory)",
-                                      name, batch, human_bytes(activations + weights), human_bytes(activations),
-                                      human_bytes(weights), human_bytes(limit)));
-  }
-}
-
 BenchOutcome run_bench(const BenchPlan& plan, const std::atomic<bool>* stop,
                        const std::function<void(const MeasureProgress&)>& progress) {
   BenchOutcome out;

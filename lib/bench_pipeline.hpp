@@ -44,10 +44,6 @@ struct BenchOutcome {
   bool interrupted = false;
 };
 
-/// Throws a runtime Error when building `name` at `batch` would need more than `limit` bytes
-/// (network_memory_bytes), naming the estimate and the limit.
-void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name);
-
 /// Checks every model against the memory limit (before anything is built), then measures them.
 /// A model that fails is an Error: a benchmark reports every model it was given.
 BenchOutcome run_bench(const BenchPlan& plan, const std::atomic<bool>* stop,

@@ -17,13 +17,8 @@ struct LayerCost {
   std::int64_t macs = 0;    ///< multiply-adds of convolutions (depthwise and SE included) and FC
   std::int64_t flops = 0;   ///< 2 * macs + elementwise ops (see kFlopsDefinition)
   std::int64_t activations = 0;  ///< output elements of conv and FC layers
-  LayerCost& operator+=(const LayerCost& o) {
-    params += o.params;
-    macs += o.macs;
-    flops += o.flops;
-    activations += o.activations;
-    return *this;
-  }
+  /// Sums, checked: throws Error when a total overflows 64-bit integers.
+  LayerCost& operator+=(const LayerCost& o);
 };
 
 /// The FLOPs convention, for help texts and reports.

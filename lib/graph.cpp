@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "error.hpp"
+#include "limits.hpp"
+
 namespace effscale {
 
 std::string_view to_string(LayerKind kind) {
@@ -95,7 +98,26 @@ class Builder {
 
 }  // namespace
 
+std::int64_t layer_count(const NetworkSpec& spec) {
+  std::int64_t layers = 1;  // stem
+  for (const BlockArgs& stage : spec.stages) {
+    const std::int64_t per_block = (stage.expand_ratio != 1 ? 1 : 0) + 1 + (stage.has_se() ? 4 : 0) + 1;
+    layers = checked_add(layers, checked_mul(stage.repeats, per_block, "layers"), "layers");
+  }
+  return checked_add(layers, (spec.head_channels > 0 ? 1 : 0) + 2, "layers");  // head, pool, classifier
+}
+
+std::int64_t layer_list_bytes(const NetworkSpec& spec) {
+  const std::int64_t n = layer_count(spec);
+  return checked_mul(n, static_cast<std::int64_t>(sizeof(Layer) + sizeof(TensorInfo)), "layer list bytes");
+}
+
 void expand(const NetworkSpec& spec, Graph& g) {
+  const std::int64_t layers = layer_count(spec);
+  if (layers > kMaxLayers)
+    throw Error(fmt::format("the network would have {} layers; effscale builds at most {} (lower --depth or the "
+                            "baseline's repeats)",
+                            layers, kMaxLayers));
   g.tensors.clear();
   g.layers.clear();
   Builder b(g);

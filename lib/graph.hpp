@@ -63,7 +63,14 @@ struct Graph {
   std::vector<Layer> layers;
 };
 
-/// Expands `spec` (already scaled) into `graph`, reusing its storage. Block i of a stage gets the
+/// The number of layers `spec` expands to, counted without expanding (checked arithmetic).
+std::int64_t layer_count(const NetworkSpec& spec);
+
+/// Bytes the expanded layer list of `spec` takes (layers and tensors).
+std::int64_t layer_list_bytes(const NetworkSpec& spec);
+
+/// Expands `spec` (already scaled) into `graph`, reusing its storage. Throws Error, before
+/// allocating, when it would have more than kMaxLayers layers. Block i of a stage gets the
 /// stage's stride and input channels only when i == 0; SE width = max(1, int(block_in * ratio));
 /// shortcut when stride 1, in == out and id_skip.
 void expand(const NetworkSpec& spec, Graph& graph);

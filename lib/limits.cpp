@@ -6,6 +6,20 @@
 
 namespace effscale {
 
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, std::string_view what) {
+  std::int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw Error(fmt::format("the model is too large to count: its {} overflow 64-bit integers", what));
+  return r;
+}
+
+std::int64_t checked_add(std::int64_t a, std::int64_t b, std::string_view what) {
+  std::int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r))
+    throw Error(fmt::format("the model is too large to count: its {} overflow 64-bit integers", what));
+  return r;
+}
+
 void check_phi(double phi, std::string_view what) {
   if (!(phi >= kMinPhi && phi <= kMaxPhi))
     throw Error(fmt::format("{} {} is out of range [{}, {}]", what, phi, kMinPhi, kMaxPhi));

@@ -3,6 +3,7 @@
 // grids, strategies and reports check against these, so that a message names the same bounds
 // wherever the value came from.
 
+#include <cstdint>
 #include <string_view>
 
 namespace effscale {
@@ -32,6 +33,19 @@ inline constexpr double kMaxTarget = 1024;
 /// oneDNN threads: [1, 1024]; images per forward pass: [1, 4096].
 inline constexpr int kMaxThreads = 1024;
 inline constexpr int kMaxBatch = 4096;
+
+/// Layers of one expanded network: [1, 1,000,000] (L2 has about 700; more is a mistake, and the
+/// layer list alone would take hundreds of megabytes).
+inline constexpr std::int64_t kMaxLayers = 1000000;
+
+/// Candidates one search evaluates: at most 2,000,000 (its report then stays under the read limit
+/// of reports, io.hpp); larger grids go through --shard.
+inline constexpr std::int64_t kMaxCandidates = 2000000;
+
+/// a * b and a + b, or an Error saying that `what` overflows 64-bit integers (a model too large to
+/// count: effscale never prints a wrapped number).
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, std::string_view what);
+std::int64_t checked_add(std::int64_t a, std::int64_t b, std::string_view what);
 
 /// Throws Error "<what> <v> is out of range [-8, 16]" unless kMinPhi <= v <= kMaxPhi.
 void check_phi(double phi, std::string_view what = "phi");

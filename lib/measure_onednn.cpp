@@ -17,6 +17,7 @@
 #include "cost.hpp"
 #include "error.hpp"
 #include "failpoint.hpp"
+#include "limits.hpp"
 #include "machine.hpp"
 #include "text.hpp"
 #include "weights.hpp"
@@ -65,7 +66,22 @@ std::vector<long> process_threads() {
 }  // namespace
 
 std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, int batch) {
-  return batch * peak_activation_bytes(graph, 16) + params * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t activations = checked_mul(batch, peak_activation_bytes(graph, 16), "activation bytes");
+  const std::int64_t weights = checked_mul(params, static_cast<std::int64_t>(sizeof(float)), "weight bytes");
+  const std::int64_t list = static_cast<std::int64_t>(graph.layers.size() * sizeof(Layer) + graph.tensors.size() * sizeof(TensorInfo));
+  return checked_add(checked_add(activations, weights, "bytes"), list, "bytes");
+}
+
+void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name) {
+  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
+  const std::int64_t weights = params * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t total = network_memory_bytes(graph, params, batch);
+  if (total > limit) {
+    throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
+                                      "over the limit of {} (raise it with --max-memory)",
+                                      name, batch, human_bytes(total), human_bytes(activations),
+                                      human_bytes(weights), human_bytes(limit)));
+  }
 }
 
 OnednnTimer::OnednnTimer(std::function<Graph(int)> graph_of, const NetworkOptions& options, int threads)

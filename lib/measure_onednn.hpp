@@ -19,9 +19,13 @@
 
 namespace effscale {
 
-/// Bytes a built network needs: activations with channels padded to 16 times the batch, plus
-/// the weights. The one estimate that bench, compare and search check --max-memory against.
+/// Bytes a built network needs: activations with channels padded to 16 times the batch, the
+/// weights, and the layer list. The one estimate that every command checks --max-memory against.
 std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, int batch);
+
+/// Throws a runtime Error when building `name` at `batch` would need more than `limit` bytes
+/// (network_memory_bytes), naming the estimate and the limit.
+void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name);
 
 /// The machine a measurement is made on.
 struct MachineInfo {

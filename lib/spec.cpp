@@ -348,7 +348,7 @@ NetworkSpec load_baseline(std::string_view name_or_path) {
                             name_or_path, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
                             join(builtin_baseline_names(), ", ")));
   }
-  const std::string text = read_text_file(path, "baseline file", 1 << 20);
+  const std::string text = read_text_file(path, "baseline file", kMaxBaselineFileBytes);
   if (text.find('\0') != std::string::npos)
     throw Error(fmt::format("baseline file '{}' is not a text file", path));
   return parse_baseline_text(text, path);

@@ -99,7 +99,7 @@ TEST_CASE("bad command lines: one error line, the right status, nothing written"
       {{"compare", "--no-latency", "--strategies", "fast,fast"}, 2, "--strategies: 'fast' is listed twice"},
       {{"compare", "--no-latency", "--targets", ""}, 2, "--targets: '' has an empty item"},
       {{"compare", "--no-latency", "--strategies", "compound:1,1"}, 2, "expected compound:ALPHA,BETA,GAMMA"},
-      {{"compare", "--no-latency", "--plot", "adir"}, 2, "output 'adir' is a directory"},
+      {{"compare", "--no-latency", "--plot", "adir"}, 2, "plot 'adir' is a directory"},
       {{"baselines", "nope"}, 2, "unknown baseline 'nope'"},
   };
   REQUIRE(cases.size() >= 30);

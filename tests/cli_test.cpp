@@ -163,7 +163,7 @@ TEST_CASE("bad input: one error line, the right exit status, nothing written", "
       {{"table", "--fromat", "csv"}, 2, "unknown option '--fromat' for 'effscale table', did you mean '--format'?"},
       {{"table", "extra"}, 2, "unexpected argument 'extra'"},
       {{"table", "--models"}, 2, "models"},
-      {{"table", "--max-memory", "10M", "--models", "b7"}, 1, "model b7 needs"},
+      {{"table", "--max-memory", "10M", "--models", "b7"}, 1, "model b7 at batch 1 needs an estimated"},
       {{"table", "--max-memory", "lots"}, 2, "--max-memory: 'lots' is not a positive size"},
       {{"table", "--width", "16", "--resolution", "8192", "--format", "csv", "--output", out}, 1, "over the limit"},
       {{"table", "--output", dir.path().string()}, 2, "is a directory"},

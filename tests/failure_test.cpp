@@ -152,8 +152,10 @@ TEST_CASE("Ctrl-C during a search keeps exactly the rows on disk, exits 130, and
     CHECK(!kept.at(i, "rel_latency").empty());
     kept_networks.insert(kept.at(i, "network"));
   }
-  // Resume measures the rest; the kept rows are not measured again.
+  // Resume (into a new report: the old one is its input) measures the rest; the kept rows are not measured again.
+  CHECK(err.find("--resume " + report + " --output " + dir.file("r-resumed.csv")) != std::string::npos);
   auto resume = args;
+  resume[std::find(resume.begin(), resume.end(), report) - resume.begin()] = dir.file("r-resumed.csv");
   resume.insert(resume.end(), {"--resume", report, "--format", "csv"});
   const auto finished = run(resume);
   REQUIRE(finished.status == 0);
@@ -192,6 +194,7 @@ TEST_CASE("an interrupt after the first batch keeps exactly that batch", "[failu
   const auto kept = report_rows(report);
   CHECK(kept.rows.size() > 0);
   CHECK(kept.rows.size() < 11);
+  args[std::find(args.begin(), args.end(), report) - args.begin()] = dir.file("r2.csv");
   args.insert(args.end(), {"--resume", report, "--format", "csv"});
   const auto finished = run(args);
   REQUIRE(finished.status == 0);
