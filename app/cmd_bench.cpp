@@ -82,7 +82,7 @@ std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
                        "% peak = 2 x MACs / latency / peak\n", *s.peak_gflops, s.measure.threads);
   out << '\n';
   TextTable t;
-  t.headers = {"model", "res", "MACs", "latency ms", "rel latency [95%]", "p10-p90 ms", "runs", "GMAC/s", "activations", "weights"};
+  t.headers = {"model", "res", "MACs", "latency ms", "rel latency [95%]", "p10-p90 ms", "runs", "GMAC/s", "activation memory", "weight memory"};
   if (s.peak_gflops) t.headers.push_back("% peak");
   t.right_aligned.assign(t.headers.size(), true);
   t.right_aligned[0] = false;

@@ -140,7 +140,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   opts.positional_help("[MODEL]");
   opts.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"model"});
-  add_model_options(opts);
+  add_model_options(opts, true);
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {

@@ -91,6 +91,8 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     throw Error(fmt::format("--tolerance {} is out of range [0, 1]", p.constraint.tolerance.text()));
   p.phi = require_double(r["phi"].as<std::string>(), "--phi");
   check_phi(p.phi, "--phi");
+  if (p.phi == 0)
+    throw Error("--phi 0 builds the unscaled baseline for every triple: nothing to rank (use a phi other than 0)");
   p.latency = r.count("no-latency") == 0;
   p.calibrate = p.latency && r.count("no-calibrate") == 0;
   if (auto rank = option_text(r, "rank-by")) {
@@ -102,6 +104,8 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     throw Error(fmt::format("--rank-by {} needs latency; with --no-latency rank by macs-error, params or activations",
                             to_string(p.objective)));
   if (auto accuracy = option_text(r, "accuracy")) {
+    if (!p.latency)
+      throw Error("--accuracy feeds the score, which needs latency: drop --no-latency (or --accuracy)");
     p.accuracy = parse_accuracy(read_text_file(*accuracy, "accuracy file", kMaxAccuracyFileBytes), *accuracy);
   } else if (p.objective == Objective::kScore) {
     throw Error("--rank-by score needs --accuracy FILE (CSV with alpha,beta,gamma,top1)");
@@ -120,8 +124,10 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
   } else if (shards) {
     throw Error("--shards N goes with --shard auto (the index comes from the job array)");
   }
-  if (auto resume = option_text(r, "resume"))
+  if (auto resume = option_text(r, "resume")) {
     p.resume = parse_report(read_text_file(*resume, "resume report", kMaxReportBytes), *resume);
+    p.resume_source = *resume;
+  }
   if (p.latency) p.measure = read_measure_options(r, kSearchMeasure);
   if (auto out = option_text(r, "output")) {
     output = *out;
@@ -262,6 +268,8 @@ int cmd_merge(const std::vector<std::string>& args, Io& io) {
                         "the reports come from different machines (then ranks by relative latency) or a shard is missing.");
   opts.positional_help("REPORT.csv...");
   opts.add_options()("reports", "Reports", cxxopts::value<std::vector<std::string>>())
+      ("baseline", "The reports' baseline, to check their rows against (default: the one their command line names)",
+       cxxopts::value<std::string>(), "NAME|FILE")
       ("rank-by", "Objective (default: the reports' own)", cxxopts::value<std::string>(), "OBJ")
       ("latency-target", "Latency target of the score in ms", cxxopts::value<std::string>(), "MS")
       ("top", "Candidates shown on the terminal", cxxopts::value<std::string>()->default_value("10"), "K")
@@ -291,6 +299,17 @@ int cmd_merge(const std::vector<std::string>& args, Io& io) {
   }
   if (auto rank = option_text(result, "rank-by")) plan.objective = parse_objective(*rank);
   for (const auto& p : plan.sources) plan.reports.push_back(parse_report(read_text_file(p, "report", kMaxReportBytes), p));
+  std::string baseline = option_text(result, "baseline").value_or("");
+  if (baseline.empty()) {
+    // The command line the first report records names its baseline (a built-in name or a file).
+    const std::string& command = plan.reports[0].header.command;
+    const auto at = command.find(" --baseline ");
+    if (at == std::string::npos)
+      throw Error(fmt::format("'{}' does not say which baseline it used: give it with --baseline", plan.sources[0]));
+    const auto start = at + 12;
+    baseline = command.substr(start, command.find(' ', start) - start);
+  }
+  plan.baseline = load_baseline(baseline);
   const MergeOutcome merged = merge_reports(plan);
   const std::string report = format_report(merged.header, merged.results, merged.objective, merged.score);
   const auto output = option_text(result, "output");

@@ -28,7 +28,7 @@ std::vector<TableRow> compute(const ModelOptions& options, const std::vector<Mod
   for (const auto& m : models) {
     TableRow row{m, evaluate(options.baseline, m.factors, graph), std::nullopt};
     check_network_memory(graph, row.cost.total.params, 1, options.max_memory, m.name);
-    if (m.kind == "official") {
+    if (m.kind == ModelKind::kBase || m.kind == ModelKind::kPublished) {
       row.paper = published_figures(options.baseline.name, m.name == "base" ? "b0" : m.name);
     }
     rows.push_back(row);
@@ -41,8 +41,8 @@ double relative(double ours, double theirs) { return (ours - theirs) / theirs; }
 DataTable to_data(const std::vector<TableRow>& rows, const ModelOptions& options) {
   DataTable t;
   t.columns = {"model", "width", "depth", "resolution", "params", "macs", "flops", "activations",
-               "peak_memory_bytes", "paper_params", "paper_params_diff", "paper_flops",
-               "paper_flops_diff", "kind", "phi", "baseline"};
+               "peak_memory_bytes", "paper_params", "paper_params_diff", "paper_macs",
+               "paper_macs_diff", "kind", "phi", "baseline"};
   for (const auto& r : rows) {
     const auto& c = r.cost;
     std::vector<Cell> row = {r.model.name, r.model.factors.width, r.model.factors.depth,
@@ -54,7 +54,7 @@ DataTable to_data(const std::vector<TableRow>& rows, const ModelOptions& options
     } else {
       row.insert(row.end(), {Cell{}, Cell{}, Cell{}, Cell{}});
     }
-    row.push_back(r.model.kind);
+    row.push_back(std::string(to_string(r.model.kind)));
     row.push_back(std::isnan(r.model.phi) ? Cell{} : Cell{r.model.phi});
     row.push_back(options.baseline.name);
     t.rows.push_back(std::move(row));
@@ -120,14 +120,19 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
   const Format format = read_format(result);
   Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
-  // b0..b7 unless --models or a custom model says otherwise; --phi models always add.
+  // EfficientNet-B0: b0..b7; any other baseline: base and the formula models phi = 1..7 (the
+  // published b1..b7 scale B0 only). --models or a custom model say otherwise; --phi models add.
+  ModelOptions chosen = options;
   std::vector<std::string> names = {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"};
   if (auto list = option_text(result, "models")) {
     names = list_option(*list, "--models");
   } else if (options.custom) {
     names.clear();
+  } else if (!has_published_presets(options.baseline)) {
+    names = {"base"};
+    if (chosen.phis.empty()) chosen.phis = {1, 2, 3, 4, 5, 6, 7};
   }
-  const std::vector<ModelChoice> models = collect_models(names, options, "");
+  const std::vector<ModelChoice> models = collect_models(names, chosen, "");
 
   const auto rows = compute(options, models);
   std::ostringstream out;

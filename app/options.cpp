@@ -75,13 +75,15 @@ void add_baseline_options(cxxopts::Options& options) {
        cxxopts::value<std::string>(), "SIZE");
 }
 
-void add_model_options(cxxopts::Options& options) {
+void add_model_options(cxxopts::Options& options, bool one_model) {
   add_baseline_options(options);
   options.add_options("Model")
-      ("phi", "Formula models d=alpha^phi, w=beta^phi, r=round(base*gamma^phi); comma list, e.g. 0,1,2 "
-              "(negative values scale down). The published B1-B7 are not exactly these models: "
-              "the tool shows both",
-       cxxopts::value<std::string>(), "LIST")
+      ("phi", one_model ? "A formula model d=alpha^phi, w=beta^phi, r=round(base*gamma^phi), e.g. 1 (negative values "
+                          "scale down)"
+                        : "Formula models d=alpha^phi, w=beta^phi, r=round(base*gamma^phi); comma list, e.g. 0,1,2 "
+                          "(negative values scale down). The published B1-B7 are not exactly these models: "
+                          "the tool shows both",
+       cxxopts::value<std::string>(), one_model ? "PHI" : "LIST")
       ("alpha", "Depth coefficient of formula models", cxxopts::value<std::string>()->default_value("1.2"), "A")
       ("beta", "Width coefficient of formula models", cxxopts::value<std::string>()->default_value("1.1"), "B")
       ("gamma", "Resolution coefficient of formula models", cxxopts::value<std::string>()->default_value("1.15"), "G")
@@ -116,6 +118,8 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
   m.coefficients.alpha = coefficient("alpha");
   m.coefficients.beta = coefficient("beta");
   m.coefficients.gamma = coefficient("gamma");
+  if ((result.count("alpha") || result.count("beta") || result.count("gamma")) && !result.count("phi"))
+    throw Error("--alpha, --beta and --gamma shape the --phi models: give --phi too (e.g. --phi 1)");
   if (auto phi = option_text(result, "phi")) {
     for (const auto& item : list_option(*phi, "--phi")) {
       const double v = require_double(item, "--phi");
@@ -141,15 +145,34 @@ ModelOptions read_model_options(const cxxopts::ParseResult& result) {
   return m;
 }
 
+std::string_view to_string(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kBase: return "base";
+    case ModelKind::kPublished: return "published";
+    case ModelKind::kFormula: return "formula";
+    case ModelKind::kCustom: return "custom";
+  }
+  return "?";
+}
+
 ModelChoice resolve_model(const std::string& raw_name, const ModelOptions& options) {
   std::string name = raw_name;
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (name == "base" || name == options.baseline.name) {
-    return {"base", "official", {1.0, 1.0, options.baseline.resolution}, NAN};
+    return {"base", ModelKind::kBase, {1.0, 1.0, options.baseline.resolution}, NAN};
   }
-  if (auto preset = find_preset(name)) return {preset->name, "official", preset->factors, NAN};
+  const bool presets = has_published_presets(options.baseline);
+  if (auto preset = find_preset(name)) {
+    if (preset->name == "b0") return {"b0", ModelKind::kBase, {1.0, 1.0, options.baseline.resolution}, NAN};
+    if (!presets)
+      throw Error(fmt::format("{} is EfficientNet's published {}, a scaling of the efficientnet-b0 baseline only; for "
+                              "{} use base, --phi, or --width/--depth/--resolution",
+                              preset->name, preset->name, options.baseline.name));
+    return {preset->name, ModelKind::kPublished, preset->factors, NAN};
+  }
   std::vector<std::string> valid;
-  for (const auto& p : official_presets()) valid.push_back(p.name);
+  if (presets)
+    for (const auto& p : official_presets()) valid.push_back(p.name);
   valid.push_back("base");
   std::string hint = closest_match(name, valid);
   throw Error(fmt::format("unknown model '{}'{} (valid: {}; or use --phi or --width/--depth/--resolution)",
@@ -160,7 +183,7 @@ ModelChoice resolve_model(const std::string& raw_name, const ModelOptions& optio
 std::vector<ModelChoice> formula_models(const ModelOptions& options) {
   std::vector<ModelChoice> models;
   for (double phi : options.phis) {
-    ModelChoice m{"phi" + shortest(phi), "formula",
+    ModelChoice m{"phi" + shortest(phi), ModelKind::kFormula,
                   compound_factors(phi, options.coefficients, options.baseline.resolution), phi};
     try {
       check_factors(m.factors);
@@ -174,7 +197,7 @@ std::vector<ModelChoice> formula_models(const ModelOptions& options) {
 }
 
 ModelChoice custom_model(const ModelOptions& options) {
-  return {"custom", "custom", options.custom.value(), NAN};
+  return {"custom", ModelKind::kCustom, options.custom.value(), NAN};
 }
 
 std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,

@@ -33,12 +33,23 @@ std::optional<std::string> option_text(const cxxopts::ParseResult& result, const
 void add_baseline_options(cxxopts::Options& options);
 
 /// The baseline options plus --phi, --alpha, --beta, --gamma, --width, --depth, --resolution.
-void add_model_options(cxxopts::Options& options);
+/// `one_model`: the command shows one model, and --phi takes one value.
+void add_model_options(cxxopts::Options& options, bool one_model = false);
+
+/// What a model is.
+enum class ModelKind {
+  kBase,       ///< the baseline unscaled
+  kPublished,  ///< a published EfficientNet (b1..b8, l2): EfficientNet-B0 only
+  kFormula,    ///< d = alpha^phi, w = beta^phi, r = round(base * gamma^phi)
+  kCustom,     ///< --width/--depth/--resolution
+};
+
+std::string_view to_string(ModelKind kind);
 
 /// One model to build: a preset, a formula model (phi) or a custom (width, depth, resolution).
 struct ModelChoice {
-  std::string name;      ///< "b3", "phi1", "custom"
-  std::string kind;      ///< "official", "formula", "custom"
+  std::string name;      ///< "b3", "phi1", "custom", "base"
+  ModelKind kind = ModelKind::kBase;
   ScaleFactors factors;
   double phi = NAN;      ///< formula models only
 };

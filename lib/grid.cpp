@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "error.hpp"
 #include "limits.hpp"
@@ -115,22 +116,73 @@ GridAxis parse_grid_axis(std::string_view text, std::string_view name) {
   return a;
 }
 
+namespace {
+
+// The exact constraint |alpha beta^2 gamma^2 - T| / T <= tolerance for products p / 10^dp: keep
+// |p 10^dt - t 10^dp| 10^dl <= l t 10^dp. Bounds keep every term below 1e35 (__int128 holds 1.7e38):
+// axis values <= 16 with <= 4 decimals (p < 1.1e26, dp <= 20), target < 1e6 and tolerance <= 1,
+// each with <= 4 decimals.
+class ConstraintTest {
+ public:
+  ConstraintTest(const Constraint& constraint, int dp) {
+    if (constraint.target.digits > 4 || constraint.tolerance.digits > 4)
+      throw Error("the target and the tolerance take at most 4 decimals");
+    if (constraint.target.units <= 0 || constraint.target.units >= 1000000 * pow10(constraint.target.digits))
+      throw Error(fmt::format("target {} is out of range (0, 1000000)", constraint.target.text()));
+    if (constraint.tolerance.units < 0 || constraint.tolerance.units > pow10(constraint.tolerance.digits))
+      throw Error(fmt::format("tolerance {} is out of range [0, 1]", constraint.tolerance.text()));
+    const Int128 t = constraint.target.units, l = constraint.tolerance.units;
+    const int dt = constraint.target.digits, dl = constraint.tolerance.digits;
+    scale_p_ = pow10(dt) * pow10(dl);
+    scale_t_ = t * pow10(dp) * pow10(dl);
+    bound_ = l * t * pow10(dp);
+  }
+  bool keep(Int128 p) const {
+    Int128 diff = p * scale_p_ - scale_t_;
+    if (diff < 0) diff = -diff;
+    return diff <= bound_;
+  }
+
+ private:
+  Int128 scale_p_ = 0, scale_t_ = 0, bound_ = 0;
+};
+
+// The position of `v` on `axis`, if it lies on it.
+std::optional<std::int64_t> position(const GridAxis& axis, const Decimal& v) {
+  Int128 u = v.units;
+  if (v.digits <= axis.digits) {
+    u *= pow10(axis.digits - v.digits);
+  } else {
+    const Int128 d = pow10(v.digits - axis.digits);
+    if (u % d != 0) return std::nullopt;
+    u /= d;
+  }
+  if (u < axis.start || u > axis.stop || (u - axis.start) % axis.step != 0) return std::nullopt;
+  return static_cast<std::int64_t>((u - axis.start) / axis.step);
+}
+
+}  // namespace
+
+std::optional<Candidate> grid_candidate(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
+                                        const Constraint& constraint, const Decimal& a, const Decimal& b,
+                                        const Decimal& g) {
+  const auto ia = position(alpha, a), ib = position(beta, b), ig = position(gamma, g);
+  if (!ia || !ib || !ig) return std::nullopt;
+  const Decimal ua = alpha.at(static_cast<size_t>(*ia)), ub = beta.at(static_cast<size_t>(*ib)),
+                ug = gamma.at(static_cast<size_t>(*ig));
+  const int dp = alpha.digits + 2 * beta.digits + 2 * gamma.digits;
+  const Int128 p = static_cast<Int128>(ua.units) * ub.units * ub.units * ug.units * ug.units;
+  if (!ConstraintTest(constraint, dp).keep(p)) return std::nullopt;
+  Candidate c{ua, ub, ug, decimal_text(p, dp), 0.0,
+              (*ia * static_cast<std::int64_t>(beta.size()) + *ib) * static_cast<std::int64_t>(gamma.size()) + *ig};
+  c.product_value = std::strtod(c.product.c_str(), nullptr);
+  return c;
+}
+
 std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
                                             const Constraint& constraint, std::vector<Candidate>* nearest) {
-  // p / 10^dp = alpha * beta^2 * gamma^2; keep |p 10^dt - t 10^dp| 10^dl <= l t 10^dp, all exact.
-  // Bounds keep every term below 1e35 (__int128 holds 1.7e38): axis values <= 16 with <= 4
-  // decimals (p < 1.1e26, dp <= 20), target < 1e6 and tolerance <= 1, each with <= 4 decimals.
-  if (constraint.target.digits > 4 || constraint.tolerance.digits > 4)
-    throw Error("the target and the tolerance take at most 4 decimals");
-  if (constraint.target.units <= 0 || constraint.target.units >= 1000000 * pow10(constraint.target.digits))
-    throw Error(fmt::format("target {} is out of range (0, 1000000)", constraint.target.text()));
-  if (constraint.tolerance.units < 0 || constraint.tolerance.units > pow10(constraint.tolerance.digits))
-    throw Error(fmt::format("tolerance {} is out of range [0, 1]", constraint.tolerance.text()));
   const int dp = alpha.digits + 2 * beta.digits + 2 * gamma.digits;
-  const Int128 t = constraint.target.units, l = constraint.tolerance.units;
-  const int dt = constraint.target.digits, dl = constraint.tolerance.digits;
-  const Int128 scale_p = pow10(dt) * pow10(dl), scale_t = t * pow10(dp) * pow10(dl);
-  const Int128 bound = l * t * pow10(dp);
+  const ConstraintTest test(constraint, dp);
   const double target = constraint.target.value();
   std::vector<Candidate> out;
   std::vector<std::pair<double, Candidate>> close;
@@ -143,9 +195,7 @@ std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxi
       for (size_t k = 0; k < gamma.size(); ++k, ++index) {
         const Decimal g = gamma.at(k);
         const Int128 p = ab2 * g.units * g.units;
-        Int128 diff = p * scale_p - scale_t;
-        if (diff < 0) diff = -diff;
-        const bool keep = diff <= bound;
+        const bool keep = test.keep(p);
         if (!keep && !nearest) continue;
         Candidate c{a, b, g, decimal_text(p, dp), 0.0, index};
         c.product_value = std::strtod(c.product.c_str(), nullptr);

@@ -3,6 +3,7 @@
 // alpha * beta^2 * gamma^2 ~ T, evaluated exactly (no floating point decides membership).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,12 @@ struct Constraint {
   Decimal target{2, 0};
   Decimal tolerance{5, 2};
 };
+
+/// The candidate (a, b, g) when it lies on the three axes and satisfies the constraint (its exact
+/// product and grid index filled in), else nothing: the check a report's rows must pass.
+std::optional<Candidate> grid_candidate(const GridAxis& alpha, const GridAxis& beta, const GridAxis& gamma,
+                                        const Constraint& constraint, const Decimal& a, const Decimal& b,
+                                        const Decimal& g);
 
 /// Candidates of the grid that satisfy the constraint, in enumeration order. Throws Error when the
 /// target is outside (0, 1e6), the tolerance outside [0, 1], or either has more than 4 decimals. `nearest`, if given,

@@ -251,7 +251,9 @@ void fit_relative_latencies(MeasureOutcome& outcome, std::uint64_t seed) {
     } else {
       // Too few networks to pool: the bootstrap of its own samples, around the model's estimate.
       const Interval b = median_interval(nets[n].samples, mix(seed, n));
-      nets[n].rel = b.estimate > 0 ? Interval{estimate, estimate * b.low / b.estimate, estimate * b.high / b.estimate}
+      // Rescaled around the model's estimate; rounding must not push a bound past it.
+      nets[n].rel = b.estimate > 0 ? Interval{estimate, std::min(estimate, estimate * b.low / b.estimate),
+                                              std::max(estimate, estimate * b.high / b.estimate)}
                                    : Interval{estimate, estimate, estimate};
     }
   }

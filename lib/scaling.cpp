@@ -57,6 +57,12 @@ std::optional<Preset> find_preset(std::string_view name) {
   return std::nullopt;
 }
 
+bool has_published_presets(const NetworkSpec& baseline) {
+  NetworkSpec named = baseline;
+  named.name = "efficientnet-b0";
+  return format_baseline_text(named) == format_baseline_text(builtin_baseline("efficientnet-b0"));
+}
+
 std::optional<PublishedFigures> published_figures(std::string_view baseline, std::string_view preset) {
   if (baseline == "efficientnet-b0") {
     // Tan & Le 2019, Table 2: #Params and #FLOPs (the paper's FLOPs are multiply-adds).

@@ -43,6 +43,10 @@ struct Preset {
 /// b0 (1.0, 1.0, 224) ... b7 (2.0, 3.1, 600), b8 (2.2, 3.6, 672), l2 (4.3, 5.3, 800).
 const std::vector<Preset>& official_presets();
 
+/// True when `baseline` is EfficientNet-B0 (the built-in, or a file with the same network under any
+/// name): the published b1..b8 and l2 are scalings of that network and of no other.
+bool has_published_presets(const NetworkSpec& baseline);
+
 /// "b3" or "efficientnet-b3"; nullopt if not a preset name.
 std::optional<Preset> find_preset(std::string_view name);
 

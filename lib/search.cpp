@@ -10,6 +10,7 @@
 
 #include "csv.hpp"
 #include "error.hpp"
+#include "strategy.hpp"
 #include "text.hpp"
 
 namespace effscale {
@@ -246,13 +247,13 @@ const std::vector<Column>& schema() {
   static const std::vector<Column> columns = {
       {"rank", [](R r, C) { return r.rank > 0 ? Cell{std::int64_t(r.rank)} : Cell{}; }, {}},
       {"network", [](R r, C) { return Cell{r.network}; }, [](CandidateResult& r, F f) { r.network = f.text("network"); }},
-      {"alpha", [](R r, C) { return Cell{r.candidate.alpha.text()}; },
+      {"alpha", [](R r, C) { return Cell{Numeral{r.candidate.alpha.text()}}; },
        [](CandidateResult& r, F f) { r.candidate.alpha = f.decimal("alpha"); }},
-      {"beta", [](R r, C) { return Cell{r.candidate.beta.text()}; },
+      {"beta", [](R r, C) { return Cell{Numeral{r.candidate.beta.text()}}; },
        [](CandidateResult& r, F f) { r.candidate.beta = f.decimal("beta"); }},
-      {"gamma", [](R r, C) { return Cell{r.candidate.gamma.text()}; },
+      {"gamma", [](R r, C) { return Cell{Numeral{r.candidate.gamma.text()}}; },
        [](CandidateResult& r, F f) { r.candidate.gamma = f.decimal("gamma"); }},
-      {"product", [](R r, C) { return Cell{r.candidate.product}; },
+      {"product", [](R r, C) { return Cell{Numeral{r.candidate.product}}; },
        [](CandidateResult& r, F f) {
          r.candidate.product = f.text("product");
          r.candidate.product_value = f.number("product");
@@ -424,8 +425,100 @@ Report parse_report(std::string_view text, std::string_view source) {
       throw Error(message.rfind(std::string(source), 0) == 0 ? message : where + ": " + message);
     }
     report.results.push_back(std::move(c));
+    report.lines.push_back(first_csv_line + static_cast<int>(r));
   }
   return report;
+}
+
+std::string baseline_fingerprint(const NetworkSpec& baseline) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a of the baseline file's text
+  for (unsigned char c : format_baseline_text(baseline)) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+void validate_report(const Report& report, const NetworkSpec& baseline, std::string_view source) {
+  const SearchKey& key = report.header.key;
+  auto field = [&](const char* name) {
+    const std::string v = key.get(name);
+    if (v.empty()) throw Error(fmt::format("{}: the report's key has no '{}' (a report of another effscale version?)", source, name));
+    return v;
+  };
+  if (field("baseline_spec") != baseline_fingerprint(baseline))
+    throw Error(fmt::format("{}: the report was made with another baseline than '{}' (give its baseline with --baseline)",
+                            source, baseline.name));
+  const GridAxis alpha = parse_grid_axis(field("alpha"), "alpha"), beta = parse_grid_axis(field("beta"), "beta"),
+                 gamma = parse_grid_axis(field("gamma"), "gamma");
+  Constraint constraint;
+  constraint.target = parse_decimal(field("target"), "report target", 4);
+  constraint.tolerance = parse_decimal(field("tolerance"), "report tolerance", 4);
+  const double phi = require_double(field("phi"), "report phi");
+  const bool calibrate = field("calibrate") == "on";
+  const bool latency = field("latency") == "on";
+  const double target_ratio = std::pow(constraint.target.value(), phi);
+  const Graph base_graph = expand(baseline);
+  const std::int64_t base_macs = network_cost(base_graph).total.macs;
+  Graph g;
+  auto same = [](double a, double b) { return shortest(a) == shortest(b); };
+  for (size_t i = 0; i < report.results.size(); ++i) {
+    const CandidateResult& r = report.results[i];
+    const std::string where = fmt::format("{}:{}", source, i < report.lines.size() ? report.lines[i] : 0);
+    auto mismatch = [&](const char* name, const std::string& has, const std::string& builds) {
+      return Error(fmt::format("{}: {} {} does not match the triple ({}, {}, {}), which gives {}: the row was edited or "
+                               "comes from another search",
+                               where, name, has, r.candidate.alpha.text(), r.candidate.beta.text(), r.candidate.gamma.text(),
+                               builds));
+    };
+    const auto c = grid_candidate(alpha, beta, gamma, constraint, r.candidate.alpha, r.candidate.beta, r.candidate.gamma);
+    if (!c)
+      throw Error(fmt::format("{}: ({}, {}, {}) is not a candidate of the report's grid and constraint", where,
+                              r.candidate.alpha.text(), r.candidate.beta.text(), r.candidate.gamma.text()));
+    if (r.candidate.product != c->product) throw mismatch("product", r.candidate.product, c->product);
+    if (r.status.state == RowState::kSkipped) continue;
+    // The model the triple builds, by the search's own rule.
+    const Coefficients k{c->alpha.value(), c->beta.value(), c->gamma.value()};
+    ScaleFactors f = compound_factors(phi, k, baseline.resolution);
+    double phi_star = phi;
+    if (calibrate && target_ratio != 1.0 && c->product_value > 1) {
+      Strategy s;
+      s.kind = StrategyKind::kCompound;
+      s.coefficients = k;
+      const auto point = calibrated_point(s, target_ratio, baseline, base_macs, g);
+      f = point->factors;
+      phi_star = point->phi;
+    }
+    if (!same(r.phi_star, phi_star)) throw mismatch("phi_star", shortest(r.phi_star), shortest(phi_star));
+    if (!same(r.factors.depth, f.depth) || !same(r.factors.width, f.width) || r.factors.resolution != f.resolution)
+      throw mismatch("the scale factors", fmt::format("({}, {}, {})", shortest(r.factors.depth), shortest(r.factors.width), r.factors.resolution),
+                     fmt::format("({}, {}, {})", shortest(f.depth), shortest(f.width), f.resolution));
+    const NetworkCost cost = evaluate(baseline, f, g);
+    if (r.cost.params != cost.total.params) throw mismatch("params", std::to_string(r.cost.params), std::to_string(cost.total.params));
+    if (r.cost.macs != cost.total.macs) throw mismatch("macs", std::to_string(r.cost.macs), std::to_string(cost.total.macs));
+    if (r.cost.activations != cost.total.activations)
+      throw mismatch("activations", std::to_string(r.cost.activations), std::to_string(cost.total.activations));
+    if (r.peak_memory_bytes != cost.peak_activation_bytes)
+      throw mismatch("peak_memory_bytes", std::to_string(r.peak_memory_bytes), std::to_string(cost.peak_activation_bytes));
+    const double mac_ratio = static_cast<double>(cost.total.macs) / static_cast<double>(base_macs);
+    if (!same(r.mac_ratio, mac_ratio)) throw mismatch("mac_ratio", shortest(r.mac_ratio), shortest(mac_ratio));
+    if (!same(r.target_ratio, target_ratio)) throw mismatch("target_ratio", shortest(r.target_ratio), shortest(target_ratio));
+    const std::string network = network_id(g);
+    if (r.network != network) throw mismatch("network", r.network, network);
+    if (!r.latency) {
+      if (latency && r.ok()) throw Error(fmt::format("{}: an ok row of a search with latency has no latency", where));
+      continue;
+    }
+    const Latency& l = *r.latency;
+    if (!r.ok()) throw Error(fmt::format("{}: a {} row has a latency", where, r.status.text().substr(0, r.status.text().find(':'))));
+    if (!(l.rel.estimate > 0 && l.rel.low > 0 && l.rel.low <= l.rel.estimate && l.rel.estimate <= l.rel.high &&
+          std::isfinite(l.rel.high)))
+      throw Error(fmt::format("{}: rel_latency {} with interval [{}, {}] is not a positive estimate inside its interval",
+                              where, shortest(l.rel.estimate), shortest(l.rel.low), shortest(l.rel.high)));
+    if (!(l.ms > 0 && std::isfinite(l.ms)) || !(l.p10_ms >= 0 && l.p10_ms <= l.p90_ms) || l.runs < 1)
+      throw Error(fmt::format("{}: latency_ms {}, p10-p90 {}-{} ms, runs {}: not a measurement", where, shortest(l.ms),
+                              shortest(l.p10_ms), shortest(l.p90_ms), l.runs));
+  }
 }
 
 AccuracyTable parse_accuracy(std::string_view text, std::string_view source) {

@@ -117,6 +117,7 @@ struct ReportHeader {
 struct Report {
   ReportHeader header;
   std::vector<CandidateResult> results;
+  std::vector<int> lines;  ///< the line of each row in its file
 };
 
 /// Column names of a report, in order.
@@ -131,6 +132,17 @@ std::string format_report(const ReportHeader& header, const std::vector<Candidat
 
 /// Reads a report written by format_report. Throws Error naming the source and line.
 Report parse_report(std::string_view text, std::string_view source);
+
+/// Checks every row of `report` against its own key and `baseline` (whose spec must be the key's):
+/// the triple lies on the key's grids and satisfies its constraint, with its exact product; unless
+/// skipped, the row's model (phi*, depth, width, resolution, params, MACs, activations, peak
+/// memory, MAC ratios, network id) is what the triple builds; a measured row's latencies are
+/// positive and consistent, and a search with latency has one for every ok row. Throws Error
+/// naming the source, the line and the field: an edited row, or one of another search.
+void validate_report(const Report& report, const NetworkSpec& baseline, std::string_view source);
+
+/// The key's fingerprint of a baseline spec (the `baseline_spec` field).
+std::string baseline_fingerprint(const NetworkSpec& baseline);
 
 /// The user's measured accuracies: CSV with columns alpha,beta,gamma,top1 (any order, extra
 /// columns ignored). Keyed by exact decimal triples.

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "error.hpp"
+#include "limits.hpp"
 #include "strategy.hpp"
 #include "text.hpp"
 
@@ -27,15 +28,6 @@ std::string utc_now() {
 }
 
 namespace {
-
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 using Triple = std::tuple<Decimal, Decimal, Decimal>;
 
@@ -106,7 +98,7 @@ ScoreSettings score_settings(const std::optional<double>& latency_target_ms, con
 SearchKey search_key(const SearchPlan& p) {
   SearchKey k;
   k.fields = {{"baseline", p.baseline.name},
-              {"baseline_spec", fmt::format("{:016x}", fnv1a(format_baseline_text(p.baseline)))},
+              {"baseline_spec", baseline_fingerprint(p.baseline)},
               {"phi", shortest(p.phi)},
               {"calibrate", p.calibrate ? "on" : "off"},
               {"target", p.constraint.target.text()},
@@ -156,6 +148,21 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
     candidates = std::move(mine);
   }
   out.counts.candidates = candidates.size();
+  if (static_cast<std::int64_t>(candidates.size()) > kMaxCandidates)
+    throw Error(fmt::format("{} candidates in one search is more than {} (its report would be too large to read back): "
+                            "split it with --shard, or use coarser grid steps",
+                            candidates.size(), kMaxCandidates));
+  if (!plan.accuracy.empty()) {
+    size_t known = 0;
+    for (const auto& [triple, top1] : plan.accuracy)
+      known += grid_candidate(plan.alpha, plan.beta, plan.gamma, plan.constraint, std::get<0>(triple), std::get<1>(triple),
+                              std::get<2>(triple))
+                   .has_value();
+    if (known == 0)
+      throw Error(fmt::format("none of the {} triples of the accuracy file is a candidate of this search (its grids and "
+                              "constraint): is it the right file?",
+                              plan.accuracy.size()));
+  }
 
   ReportHeader& header = out.header;
   header.key = search_key(plan);
@@ -180,6 +187,7 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
     if (!difference.empty())
       throw Error(fmt::format("the resume report was made by a different search ({}, this search vs the report)",
                               difference));
+    validate_report(*plan.resume, plan.baseline, plan.resume_source);
     for (const auto& r : plan.resume->results) {
       if (r.status.state == RowState::kSkipped) continue;
       if (!done.insert(triple_of(r.candidate)).second) continue;
@@ -320,6 +328,7 @@ MergeOutcome merge_reports(const MergePlan& plan) {
                                       machine, source(0), source(i)));
     }
   }
+  for (size_t i = 0; i < plan.reports.size(); ++i) validate_report(plan.reports[i], plan.baseline, source(i));
   Objective objective = plan.objective.value_or(
       first.header.objective.empty() ? Objective::kRelLatency : parse_objective(first.header.objective));
   if (machines_differ && (objective == Objective::kLatency || objective == Objective::kNormLatency)) {

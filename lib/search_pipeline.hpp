@@ -32,6 +32,7 @@ struct SearchPlan {
   std::optional<double> latency_target_ms;     ///< score's T (default: baseline latency x T^phi)
   int shard_index = 0, shard_count = 1;
   std::optional<Report> resume;                ///< rows of an earlier run of the same search
+  std::string resume_source;                   ///< its file name, for messages
   MeasureConfig measure;
   std::int64_t max_memory = 0;                 ///< bytes a network may need (network_memory_bytes)
   std::string command;                         ///< the command line, for the report
@@ -79,6 +80,7 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
 
 /// Joining reports of one search (its shards).
 struct MergePlan {
+  NetworkSpec baseline;                        ///< the reports' baseline (their rows are checked against it)
   std::vector<Report> reports;
   std::vector<std::string> sources;            ///< file names, for messages
   std::optional<Objective> objective;          ///< default: the reports' own

@@ -214,10 +214,14 @@ NetworkSpec parse_baseline_text(std::string_view text, std::string_view source) 
   bool have_stem = false, have_head = false, have_classes = false, have_activation = false,
        have_resolution = false, have_input = false;
   int line_number = 0;
+  // A UTF-8 byte order mark (editors on Windows write one) is not part of the first line.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   for (std::string_view raw : split(text, '\n')) {
     ++line_number;
     std::string where = fmt::format("{}:{}", source, line_number);
-    std::string_view line = raw;
+    std::string blanks(raw);
+    std::replace(blanks.begin(), blanks.end(), '\t', ' ');  // tabs separate words as spaces do
+    std::string_view line = blanks;
     if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     line = trim(line);
     if (line.empty()) continue;
@@ -242,7 +246,7 @@ NetworkSpec parse_baseline_text(std::string_view text, std::string_view source) 
     } else if (key == "resolution") {
       once(have_resolution);
       arity(2, 2, "resolution N");
-      spec.resolution = directive_int(words[1], "resolution", 16, 8192, where);
+      spec.resolution = directive_int(words[1], "resolution", kMinResolution, kMaxResolution, where);
     } else if (key == "input-channels") {
       once(have_input);
       arity(2, 2, "input-channels N");
@@ -259,8 +263,14 @@ NetworkSpec parse_baseline_text(std::string_view text, std::string_view source) 
       once(have_stem);
       arity(2, 4, "stem CHANNELS [kKERNEL] [sSTRIDE]");
       spec.stem.channels = directive_int(words[1], "stem channels", 1, 100000, where);
+      bool have_kernel = false, have_stride = false;
       for (size_t i = 2; i < words.size(); ++i) {
         std::string_view w = words[i];
+        if (w.size() > 1 && (w[0] == 'k' || w[0] == 's')) {
+          bool& seen = w[0] == 'k' ? have_kernel : have_stride;
+          if (seen) throw Error(fmt::format("{}: stem {} given twice", where, w[0] == 'k' ? "kernel" : "stride"));
+          seen = true;
+        }
         if (w.size() > 1 && w[0] == 'k') {
           spec.stem.kernel = directive_int(w.substr(1), "stem kernel", 1, 31, where);
           if (spec.stem.kernel % 2 == 0)

@@ -63,6 +63,28 @@ Strategy parse_strategy(std::string_view text) {
                           hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), join(names, ", ")));
 }
 
+std::vector<Strategy> parse_strategy_list(std::string_view text) {
+  std::vector<std::string> items;
+  const auto parts = split(text, ',');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string item(trim(parts[i]));
+    if (item.empty()) throw Error(fmt::format("--strategies: '{}' has an empty item", text));
+    // compound:A,B,G takes the next two items as its other coefficients.
+    if (item.rfind("compound:", 0) == 0) {
+      for (int k = 0; k < 2 && i + 1 < parts.size(); ++k) item += "," + std::string(trim(parts[++i]));
+    }
+    items.push_back(item);
+  }
+  std::vector<Strategy> strategies;
+  for (const auto& item : items) {
+    const Strategy parsed = parse_strategy(item);
+    for (const auto& existing : strategies)
+      if (existing.name() == parsed.name()) throw Error(fmt::format("--strategies: '{}' is listed twice", item));
+    strategies.push_back(parsed);
+  }
+  return strategies;
+}
+
 std::vector<Strategy> all_strategies() {
   std::vector<Strategy> out;
   for (const char* n : {"compound", "official", "width", "depth", "resolution", "uniform", "fast"})

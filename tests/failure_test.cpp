@@ -158,6 +158,7 @@ TEST_CASE("Ctrl-C during a search keeps exactly the rows on disk, exits 130, and
   resume[std::find(resume.begin(), resume.end(), report) - resume.begin()] = dir.file("r-resumed.csv");
   resume.insert(resume.end(), {"--resume", report, "--format", "csv"});
   const auto finished = run(resume);
+  INFO(finished.err);
   REQUIRE(finished.status == 0);
   const auto full = test::parse(finished.out);
   CHECK(full.rows.size() == 11);
@@ -197,6 +198,7 @@ TEST_CASE("an interrupt after the first batch keeps exactly that batch", "[failu
   args[std::find(args.begin(), args.end(), report) - args.begin()] = dir.file("r2.csv");
   args.insert(args.end(), {"--resume", report, "--format", "csv"});
   const auto finished = run(args);
+  INFO(finished.err);
   REQUIRE(finished.status == 0);
   CHECK(test::parse(finished.out).rows.size() == 11);
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "text.hpp"
@@ -17,6 +18,7 @@ std::string cell_text(const Cell& cell) {
   }
   if (std::holds_alternative<std::string>(cell)) return std::get<std::string>(cell);
   if (std::holds_alternative<Boolean>(cell)) return std::get<Boolean>(cell).value ? "true" : "false";
+  if (std::holds_alternative<Numeral>(cell)) return std::get<Numeral>(cell).text;
   return {};
 }
 
@@ -62,6 +64,13 @@ namespace {
 
 std::string json_value(const Cell& cell) {
   if (std::holds_alternative<std::string>(cell)) return json_string(std::get<std::string>(cell));
+  if (std::holds_alternative<Numeral>(cell)) {
+    // A numeral that is not a plain decimal would break the JSON: print it as a string then.
+    const std::string& t = std::get<Numeral>(cell).text;
+    const bool plain = !t.empty() && t.find_first_not_of("0123456789.-") == std::string::npos &&
+                       std::isdigit(static_cast<unsigned char>(t.back()));
+    return plain ? t : json_string(t);
+  }
   if (std::holds_alternative<std::monostate>(cell)) return "null";
   if (std::holds_alternative<double>(cell) && !std::isfinite(std::get<double>(cell))) return "null";
   return cell_text(cell);

@@ -16,9 +16,15 @@ struct Boolean {
   bool value = false;
 };
 
-/// One value of a data table: empty (CSV "", JSON null), an exact integer, a number, text or a
-/// yes/no.
-using Cell = std::variant<std::monostate, std::int64_t, double, std::string, Boolean>;
+/// An exact decimal number kept as its text ("1.15", "1.92027"): CSV prints the text, JSON prints
+/// it as a number (not a string), so that no digit is lost to a double.
+struct Numeral {
+  std::string text;
+};
+
+/// One value of a data table: empty (CSV "", JSON null), an exact integer, a number, an exact
+/// decimal, text or a yes/no.
+using Cell = std::variant<std::monostate, std::int64_t, double, std::string, Boolean, Numeral>;
 
 /// Rows of exact values under lower-case column names.
 struct DataTable {
