@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "cost.hpp"
 #include "error.hpp"
+#include "failpoint.hpp"
 #include "interrupt.hpp"
 #include "io.hpp"
 #include "machine.hpp"
@@ -24,11 +25,11 @@ namespace effscale {
 
 namespace {
 
-DataTable compare_data(const std::vector<CompareRow>& rows) {
+DataTable compare_data(const std::vector<CompareRow>& rows, const std::string& machine, int threads) {
   DataTable t;
   t.columns = {"strategy", "model", "target", "nominal", "phi", "d", "w", "r", "depth", "width", "resolution", "macs", "mac_ratio",
                "target_error", "params", "activations", "peak_memory_bytes", "network", "rel_latency", "rel_ci_low",
-               "rel_ci_high", "latency_ms", "p10_ms", "p90_ms", "runs", "order", "tied", "status"};
+               "rel_ci_high", "latency_ms", "p10_ms", "p90_ms", "runs", "order", "tied", "status", "machine", "threads"};
   for (const auto& r : rows) {
     const bool has_phi = r.strategy.kind == StrategyKind::kCompound || r.strategy.kind == StrategyKind::kOfficial;
     const bool costed = r.cost.macs > 0;
@@ -43,7 +44,7 @@ DataTable compare_data(const std::vector<CompareRow>& rows) {
                       l ? Cell{l->rel.high} : Cell{}, l ? Cell{l->ms} : Cell{}, l ? Cell{l->p10_ms} : Cell{},
                       l ? Cell{l->p90_ms} : Cell{}, l ? Cell{std::int64_t(l->runs)} : Cell{},
                       r.order > 0 ? Cell{std::int64_t(r.order)} : Cell{}, r.order > 0 ? Cell{Boolean{r.tied}} : Cell{},
-                      r.status.text()});
+                      r.status.text(), l ? Cell{machine} : Cell{}, l ? Cell{std::int64_t(threads)} : Cell{}});
   }
   return t;
 }
@@ -99,12 +100,24 @@ std::string plot(const std::vector<CompareRow>& rows, const std::string& title, 
     p.x_label = "MACs (billions)";
     p.y_label = y_label;
     p.log_x = p.log_y = true;
-    std::vector<std::string> order;
-    for (const auto& r : rows)
-      if (std::find(order.begin(), order.end(), r.strategy.name()) == order.end()) order.push_back(r.strategy.name());
-    for (const auto& name_of_series : order) {
+    // Each strategy keeps its colour whatever the --strategies list: the style index is its kind.
+    // A compound with other coefficients ("compound:A,B,G") gets the same colour with another
+    // dash pattern and marker, the plain "compound" keeping the kind's own style.
+    std::vector<std::pair<std::string, int>> order;  // name, style index
+    for (const auto& r : rows) {
+      const std::string name = r.strategy.name();
+      if (std::any_of(order.begin(), order.end(), [&](const auto& o) { return o.first == name; })) continue;
+      int index = static_cast<int>(r.strategy.kind);
+      const bool variant = name.find(':') != std::string::npos;
+      auto taken = [&](int i) { return std::any_of(order.begin(), order.end(), [&](const auto& o) { return o.second == i; }); };
+      if (variant) index += kPlotColours;
+      while (variant && taken(index)) index += kPlotColours;
+      order.emplace_back(name, index);
+    }
+    for (const auto& [name_of_series, style] : order) {
       PlotSeries s;
       s.name = name_of_series;
+      s.colour = style;
       std::vector<std::pair<double, double>> points;
       for (const auto& r : rows) {
         if (r.strategy.name() != name_of_series || r.cost.macs <= 0) continue;
@@ -144,8 +157,8 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
                         "uniform (d = s^1/3, w = r = s^1/6), fast (Dollar et al. 2021 dWr: d = s^0.1, w = s^0.4, r = s^0.05).");
   add_baseline_options(opts);
   opts.add_options("Compare")
-      ("strategies", "Comma list of strategies", cxxopts::value<std::string>()->default_value(
-                         "compound,official,width,depth,resolution,uniform,fast"), "LIST")
+      ("strategies", "Comma list of strategies (default: all; official only for the efficientnet-b0 baseline)",
+       cxxopts::value<std::string>(), "LIST")
       ("targets", "Comma list of FLOPs multipliers s", cxxopts::value<std::string>()->default_value("1,2,4,8,16,32,64,128"), "LIST")
       ("no-latency", "Cost only; do not build and time the models")
       ("no-calibrate", "Build each model at the formula's own multipliers for s, without matching its rounded MACs to s")
@@ -167,11 +180,16 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   plan.latency = result.count("no-latency") == 0;
   plan.calibrate = result.count("no-calibrate") == 0;
   plan.measure = read_measure_options(result, defaults);
-  for (const auto& s : list_option(result["strategies"].as<std::string>(), "--strategies")) {
-    const Strategy parsed = parse_strategy(s);
-    for (const auto& existing : plan.strategies)
-      if (existing.name() == parsed.name()) throw Error(fmt::format("--strategies: '{}' is listed twice", s));
-    plan.strategies.push_back(parsed);
+  const bool presets = has_published_presets(plan.baseline);
+  if (auto list = option_text(result, "strategies")) {
+    plan.strategies = parse_strategy_list(*list);
+    for (const auto& s : plan.strategies)
+      if (s.kind == StrategyKind::kOfficial && !presets)
+        throw Error(fmt::format("--strategies official: the published b0..b8 scale the efficientnet-b0 baseline only, "
+                                "not {}", plan.baseline.name));
+  } else {
+    for (const auto& s : all_strategies())
+      if (s.kind != StrategyKind::kOfficial || presets) plan.strategies.push_back(s);
   }
   for (const auto& t : list_option(result["targets"].as<std::string>(), "--targets")) {
     const double v = require_double(t, "--targets");
@@ -181,7 +199,9 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   const auto plot_path = option_text(result, "plot");
 
   InterruptGuard guard;
+  const bool interrupt_after_batch = failpoint("interrupt-after-batch");
   auto progress = [&](const MeasureProgress& p) {
+    if (p.batch_done && interrupt_after_batch) InterruptGuard::raise_for_testing();
     if (!io.err_is_terminal) return;
     io.err << fmt::format("\rcompare: batch {}/{}, {}/{} models measured{}        ", p.batch, p.batches, p.complete,
                           p.total, p.eta_seconds >= 0 ? fmt::format(", about {:.0f} s left", p.eta_seconds) : "")
@@ -204,7 +224,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
       if (outcome.measurement)
         for (const auto& w : measure_warnings(*outcome.measurement)) out << "warning: " << w << '\n';
       break;
-    case Format::kCsv: write_csv(compare_data(outcome.rows), out); break;
+    case Format::kCsv: write_csv(compare_data(outcome.rows, machine.text(), plan.measure.threads), out); break;
     case Format::kJson: {
       std::vector<std::pair<std::string, Cell>> meta = {{"baseline", plan.baseline.name}, {"baseline_macs", base.total.macs}};
       if (outcome.measurement) {
@@ -214,7 +234,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
                                  {"drift", outcome.measurement->drift},
                                  {"timing", measure_words(plan.measure, *outcome.measurement)}});
       }
-      write_json_tables(out, meta, {{"rows", compare_data(outcome.rows)}});
+      write_json_tables(out, meta, {{"rows", compare_data(outcome.rows, machine.text(), plan.measure.threads)}});
       break;
     }
   }

@@ -132,7 +132,9 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
   if (auto out = option_text(r, "output")) {
     output = *out;
   } else {
-    output = fmt::format("results/search-{}-phi{}{}.csv", file_name_piece(p.baseline.name), shortest(p.phi),
+    // A search without latency writes its own file: it must not replace a measured report.
+    output = fmt::format("results/search-{}-phi{}{}{}.csv", file_name_piece(p.baseline.name), shortest(p.phi),
+                         p.latency ? "" : "-costs",
                          p.shard_count > 1 ? fmt::format("-shard{}of{}", p.shard_index, p.shard_count) : "");
   }
   p.command = command_line(p, output);
@@ -179,7 +181,8 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   opts.add_options("Output")
       ("format", "Standard output: table (top candidates), csv or json (every candidate)",
        cxxopts::value<std::string>()->default_value("table"), "FMT")
-      ("o,output", "The full report (default results/search-<baseline>-phi<phi>.csv)", cxxopts::value<std::string>(), "FILE")
+      ("o,output", "The full report (default results/search-<baseline>-phi<phi>.csv; -costs.csv with --no-latency; "
+                   "'-' is standard output)", cxxopts::value<std::string>(), "FILE")
       ("plot", "Also draw the candidates' MAC ratio vs latency, top ones marked, as SVG", cxxopts::value<std::string>(), "FILE")
       ("h,help", "Show this help");
   auto result = parse_options(opts, args);
@@ -222,10 +225,13 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     io.err << std::flush;
   };
   const bool pause_after_checkpoint = failpoint("pause-after-checkpoint");
+  const bool hang_after_checkpoint = failpoint("hang-after-checkpoint");
   callbacks.checkpoint = [&](const SearchOutcome& partial) {
     outputs->checkpoint("output", format_report(partial.header, partial.results, partial.objective, partial.score));
-    // Tests: hold still until a real signal arrives, so that it lands right after these rows are on disk.
-    while (pause_after_checkpoint && !InterruptGuard::interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Tests: hold still until a real signal arrives, so that it lands right after these rows are on
+    // disk; or (hang) stay put whatever arrives, so that only a second signal can end the process.
+    while ((pause_after_checkpoint && !InterruptGuard::interrupted()) || hang_after_checkpoint)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   };
   if (io.err_is_terminal && plan.latency)
     io.err << "search: costing and calibrating the candidates, then measuring (Ctrl-C keeps what is measured)\n";

@@ -133,15 +133,18 @@ std::string search_plot_svg(const ReportHeader& h, const std::vector<CandidateRe
   PlotPanel panel;
   panel.title = "Candidates: MAC ratio vs latency";
   panel.x_label = "MAC ratio to the baseline";
-  panel.y_label = "latency (ms, relative latency x the baseline's median)";
+  panel.y_label = "latency (ms, relative latency x the baseline's median; bars: 95% interval)";
   panel.log_y = true;
   PlotSeries all;
   all.name = "candidates";
   all.line = false;
   for (const auto& r : ranked) {
     if (!r.latency) continue;
+    const Interval ms = r.latency->ms_interval();
     all.x.push_back(r.mac_ratio);
     all.y.push_back(r.latency->ms);
+    all.y_low.push_back(ms.low);
+    all.y_high.push_back(ms.high);
     if (r.rank > 0 && r.rank <= std::min(top, 5)) {
       panel.marks.push_back({r.mac_ratio, r.latency->ms, fmt::format("#{}{} {}", r.rank, r.tied ? "=" : "", triple(r.candidate))});
     }
@@ -155,7 +158,11 @@ std::string search_plot_svg(const ReportHeader& h, const std::vector<CandidateRe
     }
   }
   panel.series.insert(panel.series.begin(), all);
-  return render_svg(fmt::format("effscale search, ranked by {} - {}", to_string(objective), h.machine), {panel});
+  // Every candidate aims at the same MAC ratio T^phi (render_svg skips a line it cannot draw).
+  if (!ranked.empty() && ranked.front().target_ratio > 0) {
+    panel.x_lines.push_back({ranked.front().target_ratio, fmt::format("target {:.3g}x", ranked.front().target_ratio)});
+  }
+  return render_svg(fmt::format("effscale search, ranked by {}", to_string(objective)), {panel}, h.machine);
 }
 
 std::vector<std::string> args_for_resume(const std::vector<std::string>& args, const std::string& report) {

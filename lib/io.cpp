@@ -124,12 +124,13 @@ OutputFile::OutputFile(std::string path, std::string what) : path_(std::move(pat
   }
   target_ = p;
   if (stream_) {
-    // A FIFO without a reader: refuse now rather than block or fail after the work.
-    Fd f;
-    f.fd = ::open(target_.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (f.fd < 0)
+    // Opened now: a FIFO without a reader is refused before the work instead of blocking after it;
+    // kept open, so that the reader does not see an end of file before the report comes.
+    stream_fd_ = ::open(target_.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (stream_fd_ < 0)
       throw runtime_failure(fmt::format("cannot write '{}': {}{}", path_, reason(),
                                         errno == ENXIO ? " (a FIFO with no reader)" : ""));
+    ::fcntl(stream_fd_, F_SETFL, ::fcntl(stream_fd_, F_GETFL) & ~O_NONBLOCK);
     return;
   }
   struct stat dir {};
@@ -155,13 +156,16 @@ int OutputFile::make_temp() {
 
 OutputFile::OutputFile(OutputFile&& o) noexcept
     : path_(std::move(o.path_)), what_(std::move(o.what_)), target_(std::move(o.target_)), temp_(std::move(o.temp_)),
-      pending_(std::move(o.pending_)), staged_(o.staged_), temp_fd_(o.temp_fd_), stream_(o.stream_), mode_(o.mode_) {
+      pending_(std::move(o.pending_)), staged_(o.staged_), temp_fd_(o.temp_fd_), stream_fd_(o.stream_fd_),
+      stream_(o.stream_), mode_(o.mode_) {
   o.temp_fd_ = -1;
+  o.stream_fd_ = -1;
   o.temp_.clear();
 }
 
 OutputFile::~OutputFile() {
   if (temp_fd_ >= 0) ::close(temp_fd_);
+  if (stream_fd_ >= 0) ::close(stream_fd_);
   if (!temp_.empty()) ::unlink(temp_.c_str());
 }
 

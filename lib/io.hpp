@@ -17,8 +17,8 @@ namespace effscale {
 /// Read limits, per kind of input.
 inline constexpr std::int64_t kMaxBaselineFileBytes = std::int64_t{1} << 20;      ///< 1 MiB
 inline constexpr std::int64_t kMaxAccuracyFileBytes = std::int64_t{64} << 20;     ///< 64 MiB
-/// A report of the largest search effscale runs (kMaxCandidates rows of at most 1 KiB) fits.
-inline constexpr std::int64_t kMaxReportBytes = std::int64_t{1} << 30;            ///< 1 GiB
+/// A report of the largest search effscale runs (kMaxCandidates rows of at most 512 bytes) fits.
+inline constexpr std::int64_t kMaxReportBytes = std::int64_t{256} << 20;          ///< 256 MiB
 
 /// The whole content of input `path`, read with a hard cap: more than `max_bytes` is an Error.
 /// Regular files, FIFOs, pipes and character devices are read alike; "-" is standard input.
@@ -65,6 +65,7 @@ class OutputFile {
   std::string pending_;    ///< a stream's staged content
   bool staged_ = false;
   int temp_fd_ = -1;
+  int stream_fd_ = -1;  ///< a device or FIFO, opened when prepared (a FIFO's reader must not see it close early)
   bool stream_ = false;
   unsigned mode_ = 0644;
 };

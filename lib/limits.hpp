@@ -38,9 +38,9 @@ inline constexpr int kMaxBatch = 4096;
 /// layer list alone would take hundreds of megabytes).
 inline constexpr std::int64_t kMaxLayers = 1000000;
 
-/// Candidates one search evaluates: at most 2,000,000 (its report then stays under the read limit
-/// of reports, io.hpp); larger grids go through --shard.
-inline constexpr std::int64_t kMaxCandidates = 2000000;
+/// Candidates one search evaluates: at most 500,000 (a report row takes at most 512 bytes, so its
+/// report stays under the read limit of reports, io.hpp); larger grids go through --shard.
+inline constexpr std::int64_t kMaxCandidates = 500000;
 
 /// a * b and a + b, or an Error saying that `what` overflows 64-bit integers (a model too large to
 /// count: effscale never prints a wrapped number).

@@ -242,6 +242,10 @@ MeasureOutcome measure_networks(const NetworkSpec& baseline, const std::vector<S
   for (int id = 0; id <= plan.networks; ++id) {
     const NetworkCost cost = evaluate(baseline, factors_of(id), scratch);
     plan.bytes.push_back(network_memory_bytes(scratch, cost.total.params, config.network.batch));
+    // The reference is built in every batch: it must fit the limit like any candidate.
+    if (id == kReference && config.settings.memory_limit > 0)
+      check_network_memory(scratch, cost.total.params, config.network.batch, config.settings.memory_limit,
+                           "base (the reference every network is timed next to)");
   }
   if (failpoint("simulated-machine")) {
     // Tests: a deterministic machine instead of this one (measure.hpp): 25 GMAC/s, 3 us per layer.

@@ -39,6 +39,10 @@ TEST_CASE("bad command lines: one error line, the right status, nothing written"
   dir.write("bad.txt", "stem 32\nr1_k3_s11_e1_i32_o16\nr2_k3_s22_e6_i16_o24_sx\nhead 1280\n");
   dir.write("report.csv", "rank,alpha\n1,1.2\n");
   dir.write("acc.csv", "alpha,beta,gamma,top1\n1.2,1.1,1.15,150\n");
+  dir.write("acc-off.csv", "alpha,beta,gamma,top1\n1.23,1.1,1.15,0.8\n3,3,3,0.7\n");
+  dir.write("stem2.txt", "stem 32 k3 k5\nr1_k3_s11_e1_i32_o16\nhead 1280\n");
+  dir.write("stride2.txt", "stem 32 s2 s1\nr1_k3_s11_e1_i32_o16\nhead 1280\n");
+  dir.write("tiny160.txt", "name small\nresolution 160\nstem 16\nr1_k3_s11_e1_i16_o16\nhead 320\n");
   const auto before = listing(dir.path());
 
   const std::vector<Case> cases = {
@@ -101,8 +105,60 @@ TEST_CASE("bad command lines: one error line, the right status, nothing written"
       {{"compare", "--no-latency", "--strategies", "compound:1,1"}, 2, "expected compound:ALPHA,BETA,GAMMA"},
       {{"compare", "--no-latency", "--plot", "adir"}, 2, "plot 'adir' is a directory"},
       {{"baselines", "nope"}, 2, "unknown baseline 'nope'"},
+      // The workflow rules and hardening of issue 11.
+      {{"search", "--phi", "0"}, 2, "--phi 0 builds the unscaled baseline for every triple"},
+      {{"search", "--no-latency", "--accuracy", "acc.csv"}, 2, "--accuracy feeds the score, which needs latency"},
+      {{"search", "--accuracy", "acc-off.csv", "--rank-by", "score"}, 2,
+       "none of the 2 triples of the accuracy file is a candidate of this search"},
+      {{"table", "--alpha", "1.3"}, 2, "--alpha, --beta and --gamma shape the --phi models"},
+      {{"bench", "--gamma", "1.2"}, 2, "--alpha, --beta and --gamma shape the --phi models"},
+      {{"describe", "--beta", "1.2"}, 2, "--alpha, --beta and --gamma shape the --phi models"},
+      {{"table", "--baseline", "mobilenet-v2", "--models", "b3"}, 2,
+       "b3 is EfficientNet's published b3, a scaling of the efficientnet-b0 baseline only"},
+      {{"table", "--baseline", "tiny160.txt", "--models", "b0,b1"}, 2, "for small use base, --phi"},
+      {{"compare", "--no-latency", "--baseline", "mobilenet-v2", "--strategies", "official"}, 2,
+       "the published b0..b8 scale the efficientnet-b0 baseline only"},
+      {{"compare", "--no-latency", "--baseline", "tiny160.txt", "--strategies", "width,official"}, 2,
+       "the published b0..b8 scale the efficientnet-b0 baseline only, not small"},
+      {{"compare", "--no-latency", "--strategies", "compound:1.05,1.4"}, 2, "expected compound:ALPHA,BETA,GAMMA"},
+      {{"compare", "--no-latency", "--strategies", "compound:1.05,1.4,1,fast,compound:1.05,1.4,1"}, 2,
+       "'compound:1.05,1.4,1' is listed twice"},
+      {{"compare", "--no-latency", "--strategies", "compound:1.05,1.4,x"}, 2, "is not a finite number"},
+      {{"search", "--no-latency", "--output", "-", "--format", "csv"}, 2, "would both write standard output"},
+      {{"merge", "report.csv", "--output", "-", "--format", "json"}, 2, "would both write standard output"},
+      {{"compare", "--no-latency", "--output", "-", "--plot", "-"}, 2, "are the same standard output"},
+      {{"table", "--output", "report.csv", "--baseline", "report.csv"}, 2, "writing it would destroy the input"},
+      {{"table", "--baseline", "stem2.txt"}, 2, "stem2.txt:1: stem kernel given twice"},
+      {{"table", "--baseline", "stride2.txt"}, 2, "stride2.txt:1: stem stride given twice"},
+      {{"diff", "report.csv"}, 2, "diff takes exactly two reports"},
+      {{"diff", "report.csv", "acc.csv", "--min-spearman", "2"}, 2, "--min-spearman 2 is out of range [0, 1]"},
+      {{"diff", "report.csv", "acc.csv"}, 2, "no 'strategy' column"},
+      {{"search", "--budget", "x"}, 2, "--budget: 'x' is not a finite number"},
+      {{"search", "--replicates", "-1"}, 2, "--replicates -1 is out of range [1, 1000]"},
+      {{"bench", "--runs", "0"}, 2, "--runs 0 is out of range"},
+      {{"bench", "--min-time", "-1"}, 2, "--min-time -1 is out of range [0, 3600]"},
+      {{"bench", "--warmup", "x"}, 2, "--warmup: 'x' is not an integer"},
+      {{"bench", "--layout", "nchw"}, 2, "--layout 'nchw' is not one of: blocked, nhwc"},
+      {{"bench", "--lowering", "fast"}, 2, "unknown lowering switch 'fast'"},
+      {{"search", "--seed", "-3"}, 2, "--seed -3 is out of range"},
+      {{"search", "--alpha", "1:17:1"}, 2, "values must be at most 16"},
+      {{"search", "--shard", "auto", "--shards", "0", "--no-latency"}, 2, "--shards 0 is out of range"},
+      {{"search", "--rank-by", "rel-latency", "--no-latency"}, 2, "--rank-by rel-latency needs latency"},
+      {{"search", "--latency-target", "-5"}, 2, "--latency-target -5 must be greater than 0"},
+      {{"merge", "report.csv", "--rank-by", "speed"}, 2, "--rank-by 'speed' is not one of"},
+      {{"merge", "report.csv", "--latency-target", "0"}, 2, "--latency-target 0 must be greater than 0"},
+      {{"compare", "--no-latency", "--targets", "2000"}, 2, "--targets: 2000 is out of range (0, 1024]"},
+      {{"table", "--phi", "1,x"}, 2, "--phi: 'x' is not a finite number"},
+      {{"table", "--phi", "20"}, 2, "--phi 20 is out of range [-8, 16]"},
+      {{"describe", "--phi", "1,2"}, 2, "describe shows one model"},
+      {{"describe", "b1", "b2"}, 2, "describe shows one model"},
+      {{"table", "--width", "17"}, 2, "width multiplier 17 is out of range (0, 16]"},
+      {{"table", "--depth", "300"}, 2, "depth multiplier 300 is out of range (0, 256]"},
+      {{"table", "--max-memory", "-1G"}, 2, "--max-memory: '-1G' is not a positive size"},
+      {{"search", "--top", "x", "--no-latency"}, 2, "--top: 'x' is not an integer"},
+      {{"table", "--baseline", std::string(5000, 'b')}, 2, "effscale takes arguments of at most 4096 bytes"},
   };
-  REQUIRE(cases.size() >= 30);
+  REQUIRE(cases.size() >= 70);
   for (const auto& c : cases) {
     effscale::test::expect_error(c.args, c.status, c.message);
     INFO(effscale::join(c.args, " "));

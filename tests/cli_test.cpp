@@ -178,22 +178,20 @@ TEST_CASE("bad input: one error line, the right exit status, nothing written", "
 }
 
 TEST_CASE("an unwritable output leaves the previous report intact", "[cli]") {
-  if (::geteuid() == 0) {
-    // root ignores directory permissions; use a path under a regular file instead.
-    test::TempDir dir;
-    const auto blocker = dir.write("file", "x");
-    const auto r = run({"table", "--format", "csv", "--output", blocker + "/t.csv"});
-    CHECK(r.status == 1);
-    CHECK(r.err.find("cannot write") != std::string::npos);
-    return;
-  }
+  // Unwritable for anyone: a folder made immutable (chattr +i; root ignores permission bits).
   test::TempDir dir;
-  const auto path = dir.write("t.csv", "previous\n");
-  ::chmod(dir.path().c_str(), 0555);
+  const auto folder = dir.path() / "locked";
+  std::filesystem::create_directory(folder);
+  const auto path = (folder / "t.csv").string();
+  std::ofstream(path) << "previous\n";
+  if (std::system(("chattr +i '" + folder.string() + "' 2>/dev/null").c_str()) != 0)
+    FAIL("cannot run here: chattr +i is not supported on " << dir.path() << " (needs root and an ext4-like filesystem)");
   const auto r = run({"table", "--format", "csv", "--output", path});
-  ::chmod(dir.path().c_str(), 0755);
+  std::system(("chattr -i '" + folder.string() + "'").c_str());
   CHECK(r.status == 1);
+  CHECK(r.err.find("cannot write '" + path + "'") != std::string::npos);
   CHECK(test::read_file(path) == "previous\n");
+  CHECK(std::distance(std::filesystem::directory_iterator(folder), std::filesystem::directory_iterator{}) == 1);
 }
 
 TEST_CASE("bench --format csv prints one parseable row per model", "[cli][onednn]") {

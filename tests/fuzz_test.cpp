@@ -13,7 +13,9 @@
 
 namespace {
 
-std::vector<std::string> corpus(const std::string& target) {
+// Every input of a target's corpus; `seeds` receives whether each is a seed (a valid input the
+// target must accept) rather than a regression input (one that once found a bug).
+std::vector<std::string> corpus(const std::string& target, std::vector<bool>* seeds = nullptr) {
   std::vector<std::string> inputs;
   const std::filesystem::path dir = std::filesystem::path(EFFSCALE_SOURCE_DIR) / "tests/fuzz/corpus" / target;
   std::vector<std::filesystem::path> files;
@@ -24,6 +26,7 @@ std::vector<std::string> corpus(const std::string& target) {
     std::ostringstream s;
     s << in.rdbuf();
     inputs.push_back(s.str());
+    if (seeds) seeds->push_back(f.filename().string().rfind("seed-", 0) == 0);
   }
   return inputs;
 }
@@ -86,10 +89,14 @@ class Mutator {
 TEST_CASE("fuzz targets accept their corpus and deterministic mutations of it", "[fuzz]") {
   for (const auto& target : effscale::fuzz::targets()) {
     INFO(target.name);
-    const auto inputs = corpus(target.name);
+    std::vector<bool> seeds;
+    const auto inputs = corpus(target.name, &seeds);
     REQUIRE(!inputs.empty());
-    for (const auto& input : inputs) {
-      CHECK_NOTHROW(target.run(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      INFO("corpus input " << i << ": " << inputs[i].substr(0, 200));
+      bool accepted = false;
+      CHECK_NOTHROW(accepted = target.run(reinterpret_cast<const std::uint8_t*>(inputs[i].data()), inputs[i].size()));
+      if (seeds[i]) CHECK(accepted);  // a valid seed parses: a target that refused everything would fail here
     }
     Mutator m(0x5EEDull + std::hash<std::string>()(target.name));
     for (int i = 0; i < 3000; ++i) {

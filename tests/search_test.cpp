@@ -171,6 +171,70 @@ TEST_CASE("each ranking objective orders hand-made rows", "[search]") {
   CHECK(ranked(Objective::kScore) == std::vector<std::string>{"1.2/1.1/1.15", "1.1/1.2/1.1", "1.3/1/1.2", "1/1.4/1"});
 }
 
+TEST_CASE("the objectives order the same rows differently", "[search]") {
+  // Four rows whose order differs under every latency objective: norm-latency corrects for MACs
+  // (latency x 2 / mac_ratio), rel-latency follows the paired intervals, latency the absolute
+  // milliseconds; in this table each objective puts a different row first.
+  //            latency  mac_ratio   norm = latency * 2 / mac_ratio
+  // a 1.2/1.1/1.15  10.0   2.50      8.0
+  // b 1.1/1.2/1.1    9.0   2.00      9.0
+  // c 1.3/1/1.2     9.5    2.20      8.64
+  // d 1/1.4/1       9.2    1.80     10.22
+  std::vector<CandidateResult> rows = {row("1.2", "1.1", "1.15", 10.0, 2.5, 1, 1), row("1.1", "1.2", "1.1", 9.0, 2.0, 1, 1),
+                                       row("1.3", "1", "1.2", 9.5, 2.2, 1, 1), row("1", "1.4", "1", 9.2, 1.8, 1, 1)};
+  // rel-latency: a separate measurement (an earlier run of another reference), ordered d, c, b, a.
+  const double rel[] = {2.8, 2.6, 2.4, 2.2};
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].latency->rel = {rel[i], rel[i] * 0.999, rel[i] * 1.001};
+  auto first = [&](Objective o) {
+    auto copy = rows;
+    rank_results(copy, o, {});
+    return order(copy);
+  };
+  CHECK(first(Objective::kLatency) == std::vector<std::string>{"1.1/1.2/1.1", "1/1.4/1", "1.3/1/1.2", "1.2/1.1/1.15"});
+  CHECK(first(Objective::kNormLatency) == std::vector<std::string>{"1.2/1.1/1.15", "1.3/1/1.2", "1.1/1.2/1.1", "1/1.4/1"});
+  CHECK(first(Objective::kRelLatency) == std::vector<std::string>{"1/1.4/1", "1.3/1/1.2", "1.1/1.2/1.1", "1.2/1.1/1.15"});
+  // Ties: intervals of +-0.1% do not overlap here. Widened to +-10%, the winner's is [1.98, 2.42]: 2.4 and
+  // 2.6 (from 2.16 and 2.34) overlap it, 2.8 (from 2.52) does not.
+  auto ranked = rows;
+  rank_results(ranked, Objective::kRelLatency, {});
+  for (const auto& r : ranked) CHECK_FALSE(r.tied);
+  for (auto& r : rows) r.latency->rel = {r.latency->rel.estimate, r.latency->rel.estimate * 0.9, r.latency->rel.estimate * 1.1};
+  ranked = rows;
+  rank_results(ranked, Objective::kRelLatency, {});
+  CHECK(ranked[0].tied);
+  CHECK(ranked[1].tied);
+  CHECK(ranked[2].tied);
+  CHECK_FALSE(ranked[3].tied);
+  CHECK(tie_group_networks(ranked) == 3);
+}
+
+TEST_CASE("the default grid's candidate counts, counted independently", "[search]") {
+  // An independent count in plain integers: alpha in [1, 2], beta and gamma in [1, 1.5], values in units of
+  // 1/scale with the given step; keep |alpha beta^2 gamma^2 - 2| <= 0.05 x 2, in scale^-5 units.
+  auto count = [](long long scale, long long step) {
+    long long kept = 0;
+    __int128 target = 2;
+    for (int i = 0; i < 5; ++i) target *= scale;
+    for (long long a = scale; a <= 2 * scale; a += step)
+      for (long long b = scale; b <= 3 * scale / 2; b += step)
+        for (long long g = scale; g <= 3 * scale / 2; g += step) {
+          const __int128 p = static_cast<__int128>(a) * b * b * g * g;
+          const __int128 diff = p > target ? p - target : target - p;
+          kept += diff * 100 <= 5 * target;
+        }
+    return static_cast<size_t>(kept);
+  };
+  const auto grid = [](const char* a, const char* b) {
+    return enumerate_candidates(parse_grid_axis(a, "alpha"), parse_grid_axis(b, "beta"), parse_grid_axis(b, "gamma"),
+                                Constraint{})
+        .size();
+  };
+  CHECK(count(100, 5) == 109);  // step 0.05: 21 x 11 x 11 = 2,541 triples
+  CHECK(grid("1:2:0.05", "1:1.5:0.05") == 109);
+  CHECK(count(1000, 5) == 79232);  // step 0.005: 201 x 101 x 101 = 2,050,401 triples
+  CHECK(grid("1:2:0.005", "1:1.5:0.005") == 79232);
+}
+
 TEST_CASE("reports read back what was written", "[search]") {
   std::vector<CandidateResult> rows = {row("1.2", "1.1", "1.15", 10.5, 2.57, 9109994, 13778962),
                                        row("1.05", "1.3", "1.1", 0, 2.1, 100, 10)};
@@ -604,4 +668,48 @@ TEST_CASE("diff: agreement of two search reports and of two compare reports", "[
   CHECK(c.out.find("target 4: ordered differently, tied in neither run: fast vs width") != std::string::npos);
   test::expect_error({"diff", a}, 2, "diff takes exactly two reports");
   test::expect_error({"diff", a, ca}, 2, "are not the same kind of report");
+}
+
+TEST_CASE("merge keeps each triple once from overlapping measured reports, and names the missing shard", "[search][cli]") {
+  test::TempDir dir;
+  Failpoints simulated("simulated-machine");
+  std::vector<std::string> base = {"search"};
+  const auto grid = test::tiny_grid(test::tiny_baseline(dir));
+  base.insert(base.end(), grid.begin(), grid.end());
+  base.insert(base.end(), {"--runs", "6", "--budget", "0"});
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  REQUIRE(run(with({"--shard", "0/2", "--output", dir.file("s0.csv")})).status == 0);
+  REQUIRE(run(with({"--output", dir.file("all.csv")})).status == 0);
+  const auto merged = run({"merge", dir.file("s0.csv"), dir.file("all.csv"), "--format", "csv"});
+  REQUIRE(merged.status == 0);
+  const auto csv = test::parse(merged.out);
+  CHECK(csv.rows.size() == 11);
+  CHECK(triples(csv).size() == 11);
+  // The rows of shard 0 come from the first report given; the rest from the unsharded one.
+  const auto s0 = report_rows(dir.file("s0.csv"));
+  for (size_t i = 0; i < s0.rows.size(); ++i)
+    for (size_t j = 0; j < csv.rows.size(); ++j)
+      if (csv.at(j, "alpha") == s0.at(i, "alpha") && csv.at(j, "beta") == s0.at(i, "beta") &&
+          csv.at(j, "gamma") == s0.at(i, "gamma"))
+        CHECK(csv.at(j, "rel_latency") == s0.at(i, "rel_latency"));
+  CHECK(merged.err.find("shard(s) 1/2 missing") != std::string::npos);
+}
+
+TEST_CASE("compare interrupted keeps the rows measured so far and exits 130", "[search][cli]") {
+  test::TempDir dir;
+  Failpoints failpoints("simulated-machine,interrupt-after-batch");
+  const auto r = run({"compare", "--baseline", test::tiny_baseline(dir), "--strategies", "width,depth", "--targets", "2,4",
+                      "--runs", "6", "--format", "csv"});
+  CHECK(r.status == 130);
+  CHECK(r.err.find("effscale: interrupted; the rows measured so far are shown") != std::string::npos);
+  const auto csv = test::parse(r.out);
+  REQUIRE(csv.rows.size() == 4);
+  for (size_t i = 0; i < csv.rows.size(); ++i) {
+    CHECK(!csv.at(i, "rel_latency").empty());  // every network had its first replicate when the run stopped
+    CHECK(std::stoi(csv.at(i, "runs")) == 2);   // one replicate of 6 / 3 runs
+  }
 }

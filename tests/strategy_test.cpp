@@ -73,6 +73,8 @@ TEST_CASE("calibration brings the rounded MACs to the target", "[strategy]") {
   // d = 1.21, w = 1.11, r = 260 and achieves 2.62x.
   const auto raw = strategy_point(parse_strategy("compound"), 2, 224);
   CHECK(raw->factors.resolution == 260);
+  // d = 1.21 turns each stage's repeats r into ceil(1.21 r) (1,2,2,3,3,4,1 -> 2,3,3,4,4,5,2); 2.62 is the
+  // architecture's own ratio at those factors, a regression guard.
   CHECK(evaluate(base, raw->factors, g).total.macs / base_macs == Approx(2.62).epsilon(0.01));
   const auto fitted = calibrated_point(parse_strategy("compound"), 2, base, g);
   CHECK(fitted->formula.depth == Approx(raw->multipliers.depth));  // the formula at s is still reported
@@ -90,7 +92,7 @@ TEST_CASE("strategy names are validated", "[strategy]") {
   CHECK_THROWS_WITH(parse_strategy("width:2"), Catch::Contains("takes no parameters"));
 }
 
-TEST_CASE("compare --no-latency: 7 strategies x 8 targets, within 15% of each target", "[strategy][cli]") {
+TEST_CASE("compare --no-latency: 7 strategies x 8 targets, within 4% of each target", "[strategy][cli]") {
   const auto r = run({"compare", "--no-latency", "--format", "csv"});
   REQUIRE(r.status == 0);
   const auto csv = test::parse(r.out);
@@ -104,14 +106,15 @@ TEST_CASE("compare --no-latency: 7 strategies x 8 targets, within 15% of each ta
     INFO(strategy << " at " << target << ": " << ratio);
     CHECK(csv.at(i, "status") == "ok");
     if (strategy != "official") {
-      CHECK(ratio / target == Approx(1).epsilon(0.15));
+      // Calibrated to the nearest step of the rounding: the worst row measures 3.4% off; 4% leaves 0.6%.
+      CHECK(ratio / target == Approx(1).epsilon(0.04));
       const double d = std::stod(csv.at(i, "d")), w = std::stod(csv.at(i, "w")), res = std::stod(csv.at(i, "r"));
       CHECK(d * w * w * res * res == Approx(target).epsilon(1e-9));
     }
   }
   CHECK(per_strategy.size() == 7);
   for (const auto& [name, count] : per_strategy) CHECK(count == 8);
-  // Pinned rows. Official b3 (Tan & Le): 1.83B MACs; resolution-only at s = 4 lands exactly on
+  // Pinned rows. Official b3: torchvision's EfficientNet_B3 GFLOPS 1.83 (the exact integer guards it); resolution-only at s = 4 lands exactly on
   // 448 = 2 x 224 (MACs scale with r^2 except SE convs and the classifier); official rows keep
   // the published factors.
   for (size_t i = 0; i < csv.rows.size(); ++i) {

@@ -2,11 +2,17 @@
 // Helpers shared by the tests: run the real CLI entry point with captured streams, temporary
 // directories, parsing of CSV output.
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +23,8 @@
 
 #include "cli.hpp"
 #include "csv.hpp"
+
+extern char** environ;
 
 namespace effscale::test {
 
@@ -94,6 +102,92 @@ inline std::string tiny_baseline(const TempDir& dir) {
 /// A small grid on the tiny baseline at phi 1: 11 candidates, 7 distinct networks once calibrated.
 inline std::vector<std::string> tiny_grid(const std::string& baseline) {
   return {"--baseline", baseline, "--alpha", "1:1.4:0.2", "--beta", "1:1.2:0.1", "--gamma", "1:1.2:0.1", "--tolerance", "0.15"};
+}
+
+/// What a run of the real binary did.
+struct ProcessRun {
+  int status = -1;      ///< exit status, or -1 when killed by a signal
+  int signal = 0;       ///< the signal that killed it
+  std::string out, err;
+  double seconds = 0;
+};
+
+/// How the real binary's standard streams are set up.
+struct ProcessSetup {
+  std::vector<std::string> env;  ///< extra NAME=VALUE entries
+  std::string stdin_path = "/dev/null";
+  std::string stdout_path;       ///< "" = captured; "-" = closed
+  double timeout_seconds = 60;   ///< killed (SIGKILL) after this: a hang fails the test
+};
+
+/// Runs the effscale binary with `args` in `dir` (its working directory), stdout and stderr captured.
+inline ProcessRun run_binary(const std::vector<std::string>& args, const TempDir& dir, const ProcessSetup& setup = {}) {
+  const std::string out_file = dir.file(".stdout"), err_file = dir.file(".stderr");
+  std::vector<std::string> argv_s = {EFFSCALE_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), setup.env.begin(), setup.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, setup.stdin_path.c_str(), O_RDONLY, 0);
+  if (setup.stdout_path == "-") posix_spawn_file_actions_addclose(&actions, 1);
+  else posix_spawn_file_actions_addopen(&actions, 1, setup.stdout_path.empty() ? out_file.c_str() : setup.stdout_path.c_str(),
+                                        O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const std::string cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(dir.path());
+  pid_t pid = -1;
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = posix_spawn(&pid, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
+  std::filesystem::current_path(cwd);
+  posix_spawn_file_actions_destroy(&actions);
+  ProcessRun r;
+  if (rc != 0) return r;
+  int status = 0;
+  while (true) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > setup.timeout_seconds) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      r.err = "(killed after the timeout: the run hung)";
+      r.seconds = setup.timeout_seconds;
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (WIFEXITED(status)) r.status = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  r.out = setup.stdout_path.empty() ? slurp(out_file) : "";
+  r.err = slurp(err_file);
+  std::filesystem::remove(out_file);
+  std::filesystem::remove(err_file);
+  return r;
+}
+
+/// The contract for bad input through the real binary: `status`, nothing on stdout, exactly one line
+/// "effscale: error: ..." on stderr containing `message`.
+inline void expect_process_error(const ProcessRun& r, int status, const std::string& message) {
+  INFO("stderr: " << r.err << "\nstdout: " << r.out.substr(0, 200));
+  CHECK(r.status == status);
+  CHECK(r.out.empty());
+  CHECK(r.err.rfind("effscale: error: ", 0) == 0);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(message) != std::string::npos);
 }
 
 inline std::string read_file(const std::string& path) {

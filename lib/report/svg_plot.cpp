@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iterator>
 #include <map>
+#include <set>
 
 namespace effscale {
 
@@ -15,7 +16,8 @@ namespace {
 // the colours with a dash pattern; the marker shape cycles independently.
 constexpr const char* kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00",
                                     "#CC79A7", "#56B4E9", "#000000"};
-constexpr int kPaletteSize = 7;
+constexpr int kPaletteSize = kPlotColours;
+static_assert(sizeof(kPalette) / sizeof(kPalette[0]) == kPaletteSize);
 constexpr const char* kDashes[] = {"", "7 3", "2 2", "7 2 2 2"};
 constexpr int kShapes = 5;
 
@@ -30,6 +32,9 @@ constexpr double kLegendFont = 11;
 constexpr double kLegendRow = 18;
 constexpr double kLegendSample = 26;
 constexpr double kMarkerRadius = 3.2;
+constexpr double kYLabelLine = 15;   // between the lines of a wrapped y label
+constexpr double kLegendPad = 8;     // inside the box of a legend drawn in the plot
+constexpr double kBarCap = 3;        // half the width of an interval bar's caps
 
 std::string xml_escape(const std::string& text) {
   std::string s;
@@ -65,6 +70,70 @@ double text_width(const std::string& text, double font_size) {
   size_t chars = 0;
   for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
   return static_cast<double>(chars) * font_size * 0.55;
+}
+
+/// A conservative width for header text: bold is wider, and a title cut off is worse than one
+/// wrapped a little early.
+double header_char_width(double font_size, bool bold) { return font_size * (bold ? 0.66 : 0.6); }
+
+/// Text on one line: tabs and line breaks become spaces, as xml_escape writes them.
+std::string one_line(const std::string& text) {
+  std::string s = text;
+  for (char& c : s) c = c == '\t' || c == '\n' || c == '\r' ? ' ' : c;
+  return s;
+}
+
+/// Byte offset of UTF-8 character number `chars` in `text` (its size when shorter).
+size_t utf8_offset(const std::string& text, size_t chars) {
+  size_t seen = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (seen++ == chars) return i;
+  }
+  return text.size();
+}
+
+size_t utf8_chars(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+/// Greedy word wrap at spaces into lines of at most `max_chars` characters; a longer word is cut.
+std::vector<std::string> wrap(const std::string& text, size_t max_chars) {
+  max_chars = std::max<size_t>(1, max_chars);
+  const std::string s = one_line(text);
+  std::vector<std::string> lines;
+  std::string line;
+  size_t line_chars = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == ' ') {
+      ++i;
+      continue;
+    }
+    size_t end = s.find(' ', i);
+    if (end == std::string::npos) end = s.size();
+    std::string word = s.substr(i, end - i);
+    i = end;
+    size_t chars = utf8_chars(word);
+    if (line_chars > 0 && line_chars + 1 + chars <= max_chars) {
+      line += ' ' + word;
+      line_chars += 1 + chars;
+      continue;
+    }
+    if (line_chars > 0) lines.push_back(line);
+    while (chars > max_chars) {
+      const size_t cut = utf8_offset(word, max_chars);
+      lines.push_back(word.substr(0, cut));
+      word.erase(0, cut);
+      chars -= max_chars;
+    }
+    line = word;
+    line_chars = chars;
+  }
+  if (line_chars > 0) lines.push_back(line);
+  return lines;
 }
 
 int floor_log10(double v) { return static_cast<int>(std::floor(std::log10(v) + 1e-9)); }
@@ -303,28 +372,83 @@ struct Style {
 };
 
 Style style_of(int index) {
+  index = std::max(0, index);
   return {kPalette[index % kPaletteSize], kDashes[(index / kPaletteSize) % 4], index % kShapes};
 }
 
 struct Box {
   double x0, y0, x1, y1;
   bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+  bool contains(double x, double y) const { return x0 <= x && x <= x1 && y0 <= y && y <= y1; }
 };
+
+constexpr double kPlotTop = kTitleBand + kPanelTitleBand;
+constexpr double kPlotBottom = kPlotTop + kPlotHeight;
 
 /// A panel with its axes and horizontal layout computed; y positions are shared by all panels.
 struct PreparedPanel {
   const PlotPanel* panel;
   Axis x, y;
   bool has_data = false;
+  std::vector<std::string> y_label_lines;
   double plot_left = 0;     // from the panel's left edge
-  double legend_left = 0;   // from the panel's left edge
-  double legend_column = 0; // width of one legend column
+  double legend_left = 0;   // from the panel's left edge (legend beside the plot)
+  double legend_column = 0; // width of one legend column (legend beside the plot)
   int legend_rows = 0;
+  bool legend_inside = false;
+  Box legend_box{0, 0, 0, 0};  // the legend's box inside the plot, in panel coordinates
   double width = 0;
+
+  /// Pixel positions of values in axis units (drawable ones).
+  double px(double v) const { return plot_left + x.unit(x.coord(v)) * kPlotWidth; }
+  double py(double v) const { return kPlotBottom - y.unit(y.coord(v)) * kPlotHeight; }
 };
 
-constexpr double kPlotTop = kTitleBand + kPanelTitleBand;
-constexpr double kPlotBottom = kPlotTop + kPlotHeight;
+size_t points_of(const PlotSeries& s) { return std::min(s.x.size(), s.y.size()); }
+
+/// The interval bar of point i of a series, ordered low to high, when it has one that can be drawn.
+bool bar_of(const PlotSeries& s, size_t i, bool log_x, bool log_y, double& low, double& high) {
+  auto drawable = [](double v, bool log) { return std::isfinite(v) && (!log || v > 0); };
+  if (i >= points_of(s) || i >= s.y_low.size() || i >= s.y_high.size()) return false;
+  if (!drawable(s.x[i], log_x) || !drawable(s.y[i], log_y)) return false;
+  if (!drawable(s.y_low[i], log_y) || !drawable(s.y_high[i], log_y)) return false;
+  low = std::min(s.y_low[i], s.y_high[i]);
+  high = std::max(s.y_low[i], s.y_high[i]);
+  return true;
+}
+
+/// Pixel positions along what a panel draws (points, lines, bars, marks), for placing its legend.
+std::vector<std::pair<double, double>> drawn_pixels(const PreparedPanel& p) {
+  const PlotPanel& panel = *p.panel;
+  std::vector<std::pair<double, double>> out;
+  for (const PlotSeries& s : panel.series) {
+    bool previous = false;
+    double px0 = 0, py0 = 0;
+    for (size_t i = 0; i < points_of(s); ++i) {
+      if (!p.x.drawable(s.x[i]) || !p.y.drawable(s.y[i])) {
+        previous = false;
+        continue;
+      }
+      const double x = p.px(s.x[i]), y = p.py(s.y[i]);
+      out.emplace_back(x, y);
+      if (s.line && previous) {
+        for (int k = 1; k < 16; ++k) out.emplace_back(px0 + (x - px0) * k / 16, py0 + (y - py0) * k / 16);
+      }
+      previous = true;
+      px0 = x;
+      py0 = y;
+      double low = 0, high = 0;
+      if (bar_of(s, i, panel.log_x, panel.log_y, low, high)) {
+        const double y0 = p.py(low), y1 = p.py(high);
+        for (int k = 0; k <= 8; ++k) out.emplace_back(x, y0 + (y1 - y0) * k / 8);
+      }
+    }
+  }
+  for (const PlotMark& m : panel.marks) {
+    if (p.x.drawable(m.x) && p.y.drawable(m.y)) out.emplace_back(p.px(m.x), p.py(m.y));
+  }
+  return out;
+}
 
 PreparedPanel prepare(const PlotPanel& panel) {
   PreparedPanel p;
@@ -337,30 +461,83 @@ PreparedPanel prepare(const PlotPanel& panel) {
     ys.push_back(y);
   };
   for (const PlotSeries& s : panel.series) {
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) add(s.x[i], s.y[i]);
+    for (size_t i = 0; i < points_of(s); ++i) {
+      add(s.x[i], s.y[i]);
+      double low = 0, high = 0;
+      if (bar_of(s, i, panel.log_x, panel.log_y, low, high)) {
+        ys.push_back(low);
+        ys.push_back(high);
+      }
+    }
   }
   for (const PlotMark& m : panel.marks) add(m.x, m.y);
   p.has_data = !xs.empty();
+  for (const PlotLine& l : panel.x_lines) {
+    if (drawable(l.x, panel.log_x)) xs.push_back(l.x);
+  }
   p.x = make_axis(panel.log_x, xs, kPlotWidth, true);
   p.y = make_axis(panel.log_y, ys, kPlotHeight, false);
 
+  // The y label runs along the plot's height; a longer one wraps into lines further left.
+  p.y_label_lines = wrap(panel.y_label, static_cast<size_t>(kPlotHeight / (12 * 0.55)));
+  const double extra_label_lines = p.y_label_lines.size() > 1 ? static_cast<double>(p.y_label_lines.size() - 1) : 0;
   double tick_width = 0;
   for (const Tick& t : p.y.ticks) tick_width = std::max(tick_width, text_width(t.label, kTickFont));
-  p.plot_left = std::ceil(44 + tick_width);
+  p.plot_left = std::ceil(44 + tick_width + kYLabelLine * extra_label_lines);
 
   double name_width = 0;
   for (const PlotSeries& s : panel.series) name_width = std::max(name_width, text_width(s.name, kLegendFont));
-  p.legend_column = std::ceil(kLegendSample + 6 + name_width + 16);
-  p.legend_rows = std::max(1, static_cast<int>(kPlotHeight / kLegendRow));
-  const int columns = (static_cast<int>(panel.series.size()) + p.legend_rows - 1) / p.legend_rows;
-  p.legend_left = p.plot_left + kPlotWidth + 18;
-  p.width = p.legend_left + columns * p.legend_column + 12;
-  p.width = std::max(p.width, p.plot_left + kPlotWidth + 24);
+  const int count = static_cast<int>(panel.series.size());
+
+  // A few series: the legend goes in the plot's corner that covers the fewest drawn points
+  // (top-left when no other covers fewer), so that it does not widen the panel.
+  const double box_width = std::ceil(2 * kLegendPad + kLegendSample + 6 + name_width);
+  const double box_height = count * kLegendRow + kLegendPad;
+  if (count > 0 && count <= kMaxLegendInside && box_width <= kPlotWidth * 0.6) {
+    p.legend_inside = true;
+    const double left = p.plot_left + kLegendPad, right = p.plot_left + kPlotWidth - kLegendPad - box_width;
+    const double top = kPlotTop + kLegendPad, bottom = kPlotBottom - kLegendPad - box_height;
+    const Box corners[] = {{left, top, left + box_width, top + box_height},
+                           {right, top, right + box_width, top + box_height},
+                           {left, bottom, left + box_width, bottom + box_height},
+                           {right, bottom, right + box_width, bottom + box_height}};
+    const auto pixels = drawn_pixels(p);
+    size_t best_covered = std::string::npos;
+    for (const Box& corner : corners) {
+      const Box near{corner.x0 - 4, corner.y0 - 4, corner.x1 + 4, corner.y1 + 4};
+      size_t covered = 0;
+      for (const auto& [x, y] : pixels) covered += near.contains(x, y);
+      if (covered < best_covered) {
+        best_covered = covered;
+        p.legend_box = corner;
+      }
+    }
+    p.width = p.plot_left + kPlotWidth + 24;
+  } else {
+    p.legend_column = std::ceil(kLegendSample + 6 + name_width + 16);
+    p.legend_rows = std::max(1, static_cast<int>(kPlotHeight / kLegendRow));
+    const int columns = (count + p.legend_rows - 1) / p.legend_rows;
+    p.legend_left = p.plot_left + kPlotWidth + 18;
+    p.width = p.legend_left + columns * p.legend_column + 12;
+    p.width = std::max(p.width, p.plot_left + kPlotWidth + 24);
+  }
   p.width = std::ceil(std::max(p.width, text_width(panel.title, 13) + 24));
   return p;
 }
 
 using Out = std::back_insert_iterator<std::string>;
+
+/// A value for a data- attribute: the shortest spelling that reads back the same.
+std::string data_value(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "0"; }
+
+/// Text with a white halo, so that it stays readable over lines and points.
+std::string halo_text(double x, double y, const char* anchor, const std::string& text) {
+  const std::string escaped = xml_escape(text);
+  return fmt::format(
+      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"{2}\" stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\">{3}</text>"
+      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"{2}\">{3}</text>\n",
+      num(x), num(y), anchor, escaped);
+}
 
 void draw_axes(Out out, const PreparedPanel& p) {
   const double left = p.plot_left, right = left + kPlotWidth;
@@ -376,6 +553,38 @@ void draw_axes(Out out, const PreparedPanel& p) {
   if (!major.empty()) fmt::format_to(out, "<path class=\"grid\" d=\"{}\" stroke=\"#dedede\" fill=\"none\"/>\n", major);
 }
 
+/// Dashed vertical reference lines with their labels near the top, clear of an inside legend.
+void draw_x_lines(Out out, const PreparedPanel& p) {
+  const double right = p.plot_left + kPlotWidth;
+  std::vector<Box> taken;
+  if (p.legend_inside) taken.push_back(p.legend_box);
+  for (const PlotLine& l : p.panel->x_lines) {
+    if (!p.x.drawable(l.x)) continue;
+    const double x = p.px(l.x);
+    fmt::format_to(out, "<g class=\"x-line\" data-x=\"{}\" font-size=\"11\">\n", data_value(l.x));
+    fmt::format_to(out, "<path d=\"M{} {}V{}\" stroke=\"#333\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\" fill=\"none\"/>\n",
+                   num(x), num(kPlotTop), num(kPlotBottom));
+    if (!l.label.empty()) {
+      const double w = text_width(l.label, 11);
+      const bool start = x + 4 + w <= right;
+      const double x0 = start ? x + 4 : x - 4 - w;
+      double y = kPlotTop + 13;
+      for (bool moved = true; moved && y < kPlotBottom - 4;) {
+        moved = false;
+        for (const Box& b : taken) {
+          if (b.overlaps({x0, y - 10, x0 + w, y + 3})) {
+            y = b.y1 + 13;
+            moved = true;
+          }
+        }
+      }
+      taken.push_back({x0, y - 10, x0 + w, y + 3});
+      fmt::format_to(out, "{}", halo_text(start ? x + 4 : x - 4, y, start ? "start" : "end", l.label));
+    }
+    fmt::format_to(out, "</g>\n");
+  }
+}
+
 void draw_frame_and_labels(Out out, const PreparedPanel& p) {
   const PlotPanel& panel = *p.panel;
   const double left = p.plot_left;
@@ -385,8 +594,12 @@ void draw_frame_and_labels(Out out, const PreparedPanel& p) {
   std::string tick_marks;
   for (const Tick& t : p.x.ticks) tick_marks += fmt::format("M{} {}v5", num(px(t.pos)), num(kPlotBottom));
   for (const Tick& t : p.y.ticks) tick_marks += fmt::format("M{} {}h-5", num(left), num(py(t.pos)));
-  fmt::format_to(out, "<rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#555\"/>\n",
-                 num(left), num(kPlotTop), num(kPlotWidth), num(kPlotHeight));
+  fmt::format_to(out,
+                 "<rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#555\" "
+                 "data-x-scale=\"{}\" data-x-lo=\"{}\" data-x-hi=\"{}\" data-y-scale=\"{}\" data-y-lo=\"{}\" data-y-hi=\"{}\"/>\n",
+                 num(left), num(kPlotTop), num(kPlotWidth), num(kPlotHeight), p.x.log ? "log" : "linear",
+                 data_value(p.x.lo), data_value(p.x.hi), p.y.log ? "log" : "linear", data_value(p.y.lo),
+                 data_value(p.y.hi));
   if (!tick_marks.empty()) fmt::format_to(out, "<path class=\"ticks\" d=\"{}\" stroke=\"#555\" fill=\"none\"/>\n", tick_marks);
 
   fmt::format_to(out, "<g class=\"tick-labels\" font-size=\"{}\" fill=\"#333\">\n", num(kTickFont));
@@ -402,9 +615,13 @@ void draw_frame_and_labels(Out out, const PreparedPanel& p) {
 
   fmt::format_to(out, "<text class=\"x-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
                  num(left + kPlotWidth / 2), num(kPlotBottom + 40), xml_escape(panel.x_label));
-  fmt::format_to(out,
-                 "<text class=\"y-label\" transform=\"translate({} {}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-                 num(20), num(kPlotTop + kPlotHeight / 2), xml_escape(panel.y_label));
+  const size_t y_lines = std::max<size_t>(1, p.y_label_lines.size());
+  for (size_t i = 0; i < y_lines; ++i) {
+    fmt::format_to(out,
+                   "<text class=\"y-label\" transform=\"translate({} {}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
+                   num(20 + kYLabelLine * static_cast<double>(i)), num(kPlotTop + kPlotHeight / 2),
+                   i < p.y_label_lines.size() ? xml_escape(p.y_label_lines[i]) : std::string());
+  }
   const bool centred = text_width(panel.title, 13) <= kPlotWidth;
   fmt::format_to(out, "<text class=\"panel-title\" x=\"{}\" y=\"{}\" font-size=\"13\" font-weight=\"bold\"{}>{}</text>\n",
                  num(centred ? left + kPlotWidth / 2 : 12), num(kTitleBand + 16),
@@ -415,28 +632,37 @@ void draw_frame_and_labels(Out out, const PreparedPanel& p) {
   }
 }
 
-void draw_series(Out out, const PreparedPanel& p, const std::map<std::string, int>& colour_index) {
-  auto px = [&](double v) { return p.plot_left + p.x.unit(p.x.coord(v)) * kPlotWidth; };
-  auto py = [&](double v) { return kPlotBottom - p.y.unit(p.y.coord(v)) * kPlotHeight; };
-  for (const PlotSeries& s : p.panel->series) {
-    const Style style = style_of(colour_index.at(s.name));
-    std::string line, markers;
+void draw_series(Out out, const PreparedPanel& p, const std::map<std::string, int>& style_index) {
+  const PlotPanel& panel = *p.panel;
+  for (const PlotSeries& s : panel.series) {
+    const Style style = style_of(style_index.at(s.name));
+    std::string line, markers, bars;
     bool pen_down = false;
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
+    for (size_t i = 0; i < points_of(s); ++i) {
       if (!p.x.drawable(s.x[i]) || !p.y.drawable(s.y[i])) {
         pen_down = false;
         continue;
       }
-      const double x = px(s.x[i]), y = py(s.y[i]);
+      const double x = p.px(s.x[i]), y = p.py(s.y[i]);
       line += fmt::format("{}{} {}", pen_down ? "L" : "M", num(x), num(y));
       pen_down = true;
       if (s.markers) markers += marker_path(style.shape, x, y);
+      double low = 0, high = 0;
+      if (bar_of(s, i, panel.log_x, panel.log_y, low, high)) {
+        const double y0 = p.py(low), y1 = p.py(high);
+        bars += fmt::format("<path class=\"bar\" d=\"M{0} {1}V{2}M{3} {1}h{5}M{3} {2}h{5}\"/>\n", num(x), num(y0), num(y1),
+                            num(x - kBarCap), num(x + kBarCap), num(2 * kBarCap));
+      }
     }
     fmt::format_to(out, "<g class=\"series\" data-name=\"{}\">\n", xml_escape(s.name));
     if (s.line && line.find('L') != std::string::npos) {
       fmt::format_to(out, "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" stroke-linejoin=\"round\"{}/>\n",
                      line, style.colour,
                      *style.dash ? fmt::format(" stroke-dasharray=\"{}\"", style.dash) : std::string());
+    }
+    if (!bars.empty()) {
+      fmt::format_to(out, "<g class=\"bars\" stroke=\"{}\" stroke-width=\"1.1\" stroke-opacity=\"0.7\" fill=\"none\">\n{}</g>\n",
+                     style.colour, bars);
     }
     if (!markers.empty()) {
       fmt::format_to(out, "<path d=\"{}\" fill=\"{}\"{} stroke=\"#fff\" stroke-width=\"0.6\"/>\n", markers, style.colour,
@@ -446,7 +672,8 @@ void draw_series(Out out, const PreparedPanel& p, const std::map<std::string, in
   }
 }
 
-/// Marks as black rings with labels placed where they collide least with each other.
+/// Marks as black rings with labels placed where they collide least with each other (and with
+/// points, and a legend inside the plot).
 void draw_marks(Out out, const PreparedPanel& p) {
   struct Placement {
     double dx, dy;
@@ -459,25 +686,22 @@ void draw_marks(Out out, const PreparedPanel& p) {
   const double left = p.plot_left, right = left + kPlotWidth;
   std::vector<Box> rings_taken, labels_taken, points;
   for (const PlotSeries& s : p.panel->series) {
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
+    for (size_t i = 0; i < points_of(s); ++i) {
       if (!p.x.drawable(s.x[i]) || !p.y.drawable(s.y[i])) continue;
-      const double x = left + p.x.unit(p.x.coord(s.x[i])) * kPlotWidth;
-      const double y = kPlotBottom - p.y.unit(p.y.coord(s.y[i])) * kPlotHeight;
+      const double x = p.px(s.x[i]), y = p.py(s.y[i]);
       points.push_back({x - 2, y - 2, x + 2, y + 2});
     }
   }
   std::string rings, labels;
   for (const PlotMark& m : p.panel->marks) {
     if (!p.x.drawable(m.x) || !p.y.drawable(m.y)) continue;
-    const double x = left + p.x.unit(p.x.coord(m.x)) * kPlotWidth;
-    const double y = kPlotBottom - p.y.unit(p.y.coord(m.y)) * kPlotHeight;
+    const double x = p.px(m.x), y = p.py(m.y);
     rings_taken.push_back({x - 7, y - 7, x + 7, y + 7});
   }
   size_t ring = 0;
   for (const PlotMark& m : p.panel->marks) {
     if (!p.x.drawable(m.x) || !p.y.drawable(m.y)) continue;
-    const double x = left + p.x.unit(p.x.coord(m.x)) * kPlotWidth;
-    const double y = kPlotBottom - p.y.unit(p.y.coord(m.y)) * kPlotHeight;
+    const double x = p.px(m.x), y = p.py(m.y);
     rings += fmt::format("M{} {}a7 7 0 1 0 14 0a7 7 0 1 0 -14 0z", num(x - 7), num(y));
     ++ring;
     if (m.label.empty()) continue;
@@ -491,6 +715,7 @@ void draw_marks(Out out, const PreparedPanel& p) {
       const Box box{x0, y + c.dy - 10, x0 + w, y + c.dy + 3};
       int score = i;
       if (box.x0 < left || box.x1 > right || box.y0 < kPlotTop || box.y1 > kPlotBottom) score += 100;
+      if (p.legend_inside && p.legend_box.overlaps(box)) score += 60;
       for (const Box& b : labels_taken) score += b.overlaps(box) ? 50 : 0;
       for (const Box& b : rings_taken) score += b.overlaps(box) ? 12 : 0;
       for (const Box& b : points) score += b.overlaps(box) ? 2 : 0;
@@ -503,26 +728,31 @@ void draw_marks(Out out, const PreparedPanel& p) {
     const double tx = x + c.dx;
     const double x0 = c.anchor[0] == 's' ? tx : c.anchor[0] == 'e' ? tx - w : tx - w / 2;
     labels_taken.push_back({x0, y + c.dy - 10, x0 + w, y + c.dy + 3});
-    const std::string text = xml_escape(m.label);
-    labels += fmt::format(
-        "<text x=\"{0}\" y=\"{1}\" text-anchor=\"{2}\" stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\">{3}</text>"
-        "<text x=\"{0}\" y=\"{1}\" text-anchor=\"{2}\">{3}</text>\n",
-        num(tx), num(y + c.dy), c.anchor, text);
+    labels += halo_text(tx, y + c.dy, c.anchor, m.label);
   }
   if (ring == 0) return;
   fmt::format_to(out, "<g class=\"marks\" font-size=\"11\">\n<path d=\"{}\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>\n{}</g>\n",
                  rings, labels);
 }
 
-void draw_legend(Out out, const PreparedPanel& p, const std::map<std::string, int>& colour_index) {
+void draw_legend(Out out, const PreparedPanel& p, const std::map<std::string, int>& style_index) {
   const auto& series = p.panel->series;
   if (series.empty()) return;
   fmt::format_to(out, "<g class=\"legend\" font-size=\"{}\">\n", num(kLegendFont));
+  if (p.legend_inside) {
+    const Box& b = p.legend_box;
+    fmt::format_to(out,
+                   "<rect class=\"legend-box\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#fff\" "
+                   "fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n",
+                   num(b.x0), num(b.y0), num(b.x1 - b.x0), num(b.y1 - b.y0));
+  }
   for (size_t i = 0; i < series.size(); ++i) {
     const PlotSeries& s = series[i];
-    const Style style = style_of(colour_index.at(s.name));
-    const double x = p.legend_left + static_cast<double>(i / p.legend_rows) * p.legend_column;
-    const double y = kPlotTop + 10 + static_cast<double>(i % p.legend_rows) * kLegendRow;
+    const Style style = style_of(style_index.at(s.name));
+    const double x = p.legend_inside ? p.legend_box.x0 + kLegendPad
+                                     : p.legend_left + static_cast<double>(i / p.legend_rows) * p.legend_column;
+    const double y = p.legend_inside ? p.legend_box.y0 + kLegendPad / 2 + kLegendRow / 2 + static_cast<double>(i) * kLegendRow
+                                     : kPlotTop + 10 + static_cast<double>(i % p.legend_rows) * kLegendRow;
     if (s.line) {
       fmt::format_to(out, "<path d=\"M{} {}h{}\" stroke=\"{}\" stroke-width=\"1.8\"{}/>\n", num(x), num(y),
                      num(kLegendSample), style.colour,
@@ -538,21 +768,65 @@ void draw_legend(Out out, const PreparedPanel& p, const std::map<std::string, in
   fmt::format_to(out, "</g>\n");
 }
 
+/// Style indices by series name: a fixed PlotSeries::colour for the first series of that name
+/// that has one, else the next index in order of first appearance whose colour no fixed index
+/// takes (while the palette has such colours left).
+std::map<std::string, int> style_indices(const std::vector<PlotPanel>& panels) {
+  std::map<std::string, int> index;
+  std::set<int> fixed, fixed_colours;
+  for (const PlotPanel& panel : panels) {
+    for (const PlotSeries& s : panel.series) {
+      if (s.colour < 0 || !index.emplace(s.name, s.colour).second) continue;
+      fixed.insert(s.colour);
+      fixed_colours.insert(s.colour % kPaletteSize);
+    }
+  }
+  const bool colours_left = fixed_colours.size() < static_cast<size_t>(kPaletteSize);
+  int next = 0;
+  for (const PlotPanel& panel : panels) {
+    for (const PlotSeries& s : panel.series) {
+      if (index.count(s.name)) continue;
+      while (fixed.count(next) || (colours_left && fixed_colours.count(next % kPaletteSize))) ++next;
+      index.emplace(s.name, next++);
+    }
+  }
+  return index;
+}
+
 }  // namespace
 
-std::string render_svg(const std::string& title, const std::vector<PlotPanel>& panels) {
-  std::map<std::string, int> colour_index;
-  for (const PlotPanel& panel : panels) {
-    for (const PlotSeries& s : panel.series) colour_index.emplace(s.name, static_cast<int>(colour_index.size()));
-  }
+std::string render_svg(const std::string& title, const std::vector<PlotPanel>& panels, const std::string& subtitle) {
+  const std::map<std::string, int> style_index = style_indices(panels);
   std::vector<PreparedPanel> prepared;
   double width = 0;
   for (const PlotPanel& panel : panels) {
     prepared.push_back(prepare(panel));
     width += prepared.back().width;
   }
-  width = std::ceil(std::max({width, text_width(title, 16) + 32, 200.0}));
-  const double height = panels.empty() ? kTitleBand + 8 : kPlotBottom + kBottomBand;
+  width = std::ceil(std::max(width, 200.0));
+
+  // The title and the subtitle wrap to the document's width, at spaces (a longer word is cut).
+  constexpr double kTitleFont = 16, kSubtitleFont = 12, kMargin = 16;
+  const auto chars_in = [&](double font, bool bold) {
+    return static_cast<size_t>(std::floor((width - 2 * kMargin) / header_char_width(font, bold)));
+  };
+  const std::vector<std::string> title_lines = wrap(title, chars_in(kTitleFont, true));
+  const std::vector<std::string> subtitle_lines = wrap(subtitle, chars_in(kSubtitleFont, false));
+  std::string header;
+  double baseline = 26 - 20;
+  for (const std::string& line : title_lines) {
+    baseline += 20;
+    header += fmt::format("<text class=\"title\" x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\">{}</text>\n",
+                          num(kMargin), num(baseline), num(kTitleFont), xml_escape(line));
+  }
+  for (const std::string& line : subtitle_lines) {
+    baseline += 16;
+    header += fmt::format("<text class=\"subtitle\" x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#444\">{}</text>\n",
+                          num(kMargin), num(baseline), num(kSubtitleFont), xml_escape(line));
+  }
+  const double header_height = title_lines.empty() && subtitle_lines.empty() ? kTitleBand : baseline + 14;
+  const double shift = std::max(0.0, header_height - kTitleBand);  // panels move down under a taller header
+  const double height = panels.empty() ? kTitleBand + shift + 8 : kPlotBottom + shift + kBottomBand;
 
   std::string svg;
   Out out(svg);
@@ -560,17 +834,17 @@ std::string render_svg(const std::string& title, const std::vector<PlotPanel>& p
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{0}\" height=\"{1}\" "
                  "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                 "<rect width=\"{0}\" height=\"{1}\" fill=\"#fff\"/>\n"
-                 "<text class=\"title\" x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\">{2}</text>\n",
-                 num(width), num(height), xml_escape(title));
+                 "<rect width=\"{0}\" height=\"{1}\" fill=\"#fff\"/>\n{2}",
+                 num(width), num(height), header);
   double x0 = 0;
   for (const PreparedPanel& p : prepared) {
-    fmt::format_to(out, "<g class=\"panel\" transform=\"translate({} 0)\">\n", num(x0));
+    fmt::format_to(out, "<g class=\"panel\" transform=\"translate({} {})\">\n", num(x0), num(shift));
     draw_axes(out, p);
-    draw_series(out, p, colour_index);
+    draw_x_lines(out, p);
+    draw_series(out, p, style_index);
     draw_marks(out, p);
     draw_frame_and_labels(out, p);
-    draw_legend(out, p, colour_index);
+    draw_legend(out, p, style_index);
     fmt::format_to(out, "</g>\n");
     x0 += p.width;
   }

@@ -1,11 +1,18 @@
 #include "targets.hpp"
 
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string_view>
 
 #include "cost.hpp"
 #include "error.hpp"
+#include "io.hpp"
 #include "search.hpp"
 #include "spec.hpp"
 #include "text.hpp"
@@ -25,7 +32,7 @@ void require(bool condition, const char* what) {
 
 }  // namespace
 
-void baseline_file(const std::uint8_t* data, std::size_t size) {
+bool baseline_file(const std::uint8_t* data, std::size_t size) {
   try {
     const NetworkSpec spec = parse_baseline_text(as_text(data, size), "fuzz");
     const NetworkSpec again = parse_baseline_text(format_baseline_text(spec), "fuzz-again");
@@ -41,22 +48,26 @@ void baseline_file(const std::uint8_t* data, std::size_t size) {
       const NetworkCost c = evaluate(spec, {0.5, 1.0, 16}, g);
       require(c.total.macs > 0 && c.peak_activation_bytes > 0, "positive cost");
     }
+    return true;
   } catch (const Error&) {
+    return false;
   }
 }
 
-void block_string(const std::uint8_t* data, std::size_t size) {
+bool block_string(const std::uint8_t* data, std::size_t size) {
   try {
     const BlockArgs a = parse_block_string(as_text(data, size));
     require(parse_block_string(encode_block_string(a)) == a, "block string round-trip");
+    return true;
   } catch (const Error&) {
+    return false;
   }
 }
 
-void grid(const std::uint8_t* data, std::size_t size) {
+bool grid(const std::uint8_t* data, std::size_t size) {
   try {
     const auto lines = split(as_text(data, size), '\n');
-    if (lines.size() < 3) return;
+    if (lines.size() < 3) return false;
     const GridAxis a = parse_grid_axis(lines[0], "alpha");
     const GridAxis b = parse_grid_axis(lines[1], "beta");
     const GridAxis g = parse_grid_axis(lines[2], "gamma");
@@ -68,26 +79,33 @@ void grid(const std::uint8_t* data, std::size_t size) {
     Constraint c;
     if (lines.size() > 3) c.target = parse_decimal(lines[3], "target");
     if (lines.size() > 4) c.tolerance = parse_decimal(lines[4], "tolerance");
-    if (c.target.units == 0) return;
-    if (static_cast<double>(a.size()) * static_cast<double>(b.size()) * static_cast<double>(g.size()) > 20000) return;
+    if (c.target.units == 0) return false;
+    if (static_cast<double>(a.size()) * static_cast<double>(b.size()) * static_cast<double>(g.size()) > 20000) return true;
     for (const auto& candidate : enumerate_candidates(a, b, g, c)) {
       const double p = candidate.product_value, t = c.target.value(), tol = c.tolerance.value();
       require(std::fabs(p - t) <= tol * t * (1 + 1e-9) + 1e-12, "candidate satisfies the constraint");
+      // The single-triple check that reports are validated with agrees with the enumeration.
+      const auto again = grid_candidate(a, b, g, c, candidate.alpha, candidate.beta, candidate.gamma);
+      require(again && again->product == candidate.product && again->index == candidate.index, "grid_candidate agrees");
     }
+    return true;
   } catch (const Error&) {
+    return false;
   }
 }
 
-void accuracy_csv(const std::uint8_t* data, std::size_t size) {
+bool accuracy_csv(const std::uint8_t* data, std::size_t size) {
   try {
     for (const auto& [key, top1] : parse_accuracy(as_text(data, size), "fuzz")) {
       require(top1 > 0 && top1 <= 100, "top1 in range");
     }
+    return true;
   } catch (const Error&) {
+    return false;
   }
 }
 
-void report_csv(const std::uint8_t* data, std::size_t size) {
+bool report_csv(const std::uint8_t* data, std::size_t size) {
   try {
     const Report r = parse_report(as_text(data, size), "fuzz");
     // Written again, a report reads back the same, and writes the same bytes.
@@ -95,11 +113,22 @@ void report_csv(const std::uint8_t* data, std::size_t size) {
     const Report back = parse_report(once, "fuzz-again");
     require(back.results.size() == r.results.size(), "report rows round-trip");
     require(format_report(back.header, back.results, Objective::kMacsError, {}) == once, "report text round-trip");
+    // Rows are checked against the key and the baseline it names (a built-in one here), as merge and
+    // --resume check them.
+    for (const auto& name : builtin_baseline_names()) {
+      const NetworkSpec baseline = builtin_baseline(name);
+      if (r.header.key.get("baseline_spec") == baseline_fingerprint(baseline)) {
+        validate_report(r, baseline, "fuzz");
+        return true;
+      }
+    }
+    return false;
   } catch (const Error&) {
+    return false;
   }
 }
 
-void numbers(const std::uint8_t* data, std::size_t size) {
+bool numbers(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = as_text(data, size);
   if (auto d = parse_double(text)) require(std::isfinite(*d), "finite doubles");
   parse_int(text);
@@ -109,12 +138,75 @@ void numbers(const std::uint8_t* data, std::size_t size) {
   } catch (const Error&) {
   }
   closest_match(text.substr(0, 64), {"table", "describe", "bench", "search"});
+  return true;
+}
+
+namespace {
+
+// A fixed folder of files, folders, symlinks (to a file, to a folder, dangling, a loop) and a FIFO,
+// made afresh for every input so that what one input wrote cannot steer the next.
+const std::string& reset_sandbox() {
+  static const std::string root = [] {
+    std::string pattern = (std::filesystem::temp_directory_path() / "effscale-fuzz-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    char real[PATH_MAX];
+    return std::string(::realpath(pattern.c_str(), real) ? real : pattern.c_str());
+  }();
+  std::filesystem::remove_all(root + "/s");
+  std::filesystem::create_directories(root + "/s/d");
+  std::ofstream(root + "/s/f") << "file\n";
+  std::ofstream(root + "/s/d/g") << "nested\n";
+  std::filesystem::create_symlink("f", root + "/s/lf");
+  std::filesystem::create_directory_symlink("d", root + "/s/ld");
+  std::filesystem::create_symlink("nowhere", root + "/s/lx");
+  std::filesystem::create_symlink("lb", root + "/s/la");
+  std::filesystem::create_symlink("la", root + "/s/lb");
+  ::mkfifo((root + "/s/p").c_str(), 0644);
+  static const std::string s = root + "/s";
+  return s;
+}
+
+}  // namespace
+
+bool output_path(const std::uint8_t* data, std::size_t size) {
+  const std::string& box = reset_sandbox();
+  const auto lines = split(as_text(data, size), '\n');
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < lines.size() && i < 2; ++i) {
+    std::string_view p = lines[i];
+    while (!p.empty() && p.front() == '/') p.remove_prefix(1);
+    if (p.empty() || p.find("..") != std::string_view::npos || p.size() > 200) return false;
+    paths.push_back(box + "/" + std::string(p));
+  }
+  if (paths.empty()) return false;
+  try {
+    std::vector<std::pair<std::string, std::string>> outputs;
+    for (const auto& p : paths) outputs.emplace_back("output", p);
+    check_distinct_paths(outputs, {{"input", box + "/d/g"}});
+    OutputFile out(paths[0], "output");
+    if (!out.is_stream()) {
+      out.write("written\n");
+      // The file written is a regular file inside the sandbox, holding what was written; no
+      // temporary file is left beside it.
+      char real[PATH_MAX];
+      require(::realpath(out.target().c_str(), real) != nullptr, "the written file exists");
+      require(std::string(real).rfind(box + "/", 0) == 0, "the written file is inside the sandbox");
+      struct stat st {};
+      require(::lstat(real, &st) == 0 && S_ISREG(st.st_mode), "a regular file was written");
+      for (const auto& e : std::filesystem::recursive_directory_iterator(box))
+        require(e.path().filename().string().find(".effscale-") == std::string::npos, "no temporary file left");
+    }
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {
       {"baseline_file", baseline_file}, {"block_string", block_string}, {"grid", grid},
       {"accuracy_csv", accuracy_csv},   {"report_csv", report_csv},     {"numbers", numbers},
+      {"output_path", output_path},
   };
   return all;
 }
