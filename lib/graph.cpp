@@ -101,7 +101,7 @@ class Builder {
 std::int64_t layer_count(const NetworkSpec& spec) {
   std::int64_t layers = 1;  // stem
   for (const BlockArgs& stage : spec.stages) {
-    const std::int64_t per_block = (stage.expand_ratio != 1 ? 1 : 0) + 1 + (stage.has_se() ? 4 : 0) + 1;
+    const std::int64_t per_block = (stage.has_expansion() ? 1 : 0) + 1 + (stage.has_se() ? 4 : 0) + 1;
     layers = checked_add(layers, checked_mul(stage.repeats, per_block, "layers"), "layers");
   }
   return checked_add(layers, (spec.head_channels > 0 ? 1 : 0) + 2, "layers");  // head, pool, classifier
@@ -131,9 +131,9 @@ void expand(const NetworkSpec& spec, Graph& g) {
     for (int r = 0; r < stage.repeats; ++r) {
       const int block_in = r == 0 ? stage.in_channels : stage.out_channels;
       const int stride = r == 0 ? stage.stride : 1;
-      const int expanded = block_in * stage.expand_ratio;
+      const int expanded = expanded_channels(block_in, stage.expand_ratio);
       const int block_input = x;
-      if (stage.expand_ratio != 1) {
+      if (stage.has_expansion()) {
         x = b.add(Builder::conv(LayerRole::kExpand, s, r, 1, 1, act, true, false), x, expanded);
       }
       Layer dw = Builder::conv(LayerRole::kDepthwise, s, r, stage.kernel, stride, act, true, false);

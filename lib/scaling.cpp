@@ -24,13 +24,7 @@ void check_factors(const ScaleFactors& f) {
 }
 
 int round_filters(int channels, double width, int divisor) {
-  // Same double arithmetic as the Python reference, so ties and near-ties round alike.
-  const double filters = channels * width;
-  const double half = divisor / 2.0;
-  long long n = static_cast<long long>(filters + half) / divisor * divisor;
-  n = std::max<long long>(divisor, n);
-  if (static_cast<double>(n) < 0.9 * filters) n += divisor;
-  return static_cast<int>(n);
+  return make_divisible(channels * width, divisor);
 }
 
 int round_repeats(int repeats, double depth) {

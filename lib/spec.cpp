@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <utility>
 #include <sys/stat.h>
 
 #include "error.hpp"
@@ -53,21 +55,72 @@ constexpr FieldRange kChannels{"channels", 1, 100000};
 
 }  // namespace
 
+int make_divisible(double value, int divisor) {
+  // Same double arithmetic as the Python originals, so ties and near-ties round alike.
+  const double half = divisor / 2.0;
+  long long n = static_cast<long long>(value + half) / divisor * divisor;
+  n = std::max<long long>(divisor, n);
+  if (static_cast<double>(n) < 0.9 * value) n += divisor;
+  return static_cast<int>(n);
+}
+
+int expanded_channels(int block_in, double expand_ratio) {
+  const double product = block_in * expand_ratio;
+  if (product == std::floor(product)) return static_cast<int>(product);
+  return make_divisible(product);
+}
+
+namespace {
+
+// timm block types effscale cannot build, and why (timm/models/_efficientnet_builder.py).
+constexpr std::pair<std::string_view, std::string_view> kUnsupportedTimmTypes[] = {
+    {"dsa", "a depthwise-separable block with an activation after its projection"},
+    {"er", "an edge residual (fused expansion) block"},
+    {"cn", "a plain conv-bn-act block"},
+    {"uir", "a universal inverted residual block"},
+    {"mha", "a multi-head attention block"},
+    {"mqa", "a multi-query attention block"},
+};
+
+bool all_letters(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+}
+
+}  // namespace
+
 BlockArgs parse_block_string(std::string_view text) {
   BlockArgs args;
-  bool seen[7] = {};  // r k s e i o se
   auto fail = [&](size_t field, size_t column, std::string_view op, const std::string& why) {
     return Error(fmt::format("block string '{}': field {} '{}' (column {}): {}", text, field,
                              op, column, why));
   };
-  if (trim(text).empty()) throw Error("block string is empty (expected e.g. r1_k3_s11_e1_i32_o16_se0.25)");
+  if (trim(text).empty())
+    throw Error("block string is empty (expected e.g. r1_k3_s11_e1_i32_o16_se0.25 or ir_r2_k3_s2_e6_c24_se0.25)");
+  const std::vector<std::string_view> ops = split(text, '_');
+  // timm's syntax starts with the block type; the reference's with a field such as r1.
+  static constexpr std::string_view kReferenceWords[] = {"noskip", "r", "k", "s", "e", "i", "o", "se"};
+  const bool timm = all_letters(ops[0]) && std::find(std::begin(kReferenceWords), std::end(kReferenceWords), ops[0]) ==
+                                               std::end(kReferenceWords);
+  enum Slot { kR, kK, kS, kE, kI, kO, kSe, kSlots };
+  bool seen[kSlots] = {};
+  std::string_view type;
   size_t column = 1;
   size_t field = 0;
-  for (std::string_view op : split(text, '_')) {
+  for (std::string_view op : ops) {
     ++field;
     const size_t op_column = column;
     column += op.size() + 1;
     if (op.empty()) throw fail(field, op_column, op, "empty field (two '_' in a row, or a '_' at an end)");
+    if (timm && field == 1) {
+      type = op;
+      if (type == "ir" || type == "ds") continue;
+      for (const auto& [name, what] : kUnsupportedTimmTypes)
+        if (type == name)
+          throw fail(field, op_column, op, fmt::format("timm block type '{}' is {}, which effscale does not build "
+                                                       "(supported: ir = inverted residual, ds = depthwise separable)",
+                                                       name, what));
+      throw fail(field, op_column, op, "unknown timm block type (supported: ir = inverted residual, ds = depthwise separable)");
+    }
     if (op == "noskip") {
       args.id_skip = false;
       continue;
@@ -83,53 +136,93 @@ BlockArgs parse_block_string(std::string_view text) {
         throw fail(field, op_column, op, fmt::format("{} {} is out of range [{}, {}]", range.meaning, *v, range.min, range.max));
       return static_cast<int>(*v);
     };
-    auto once = [&](int slot) {
+    auto once = [&](Slot slot) {
       if (seen[slot]) throw fail(field, op_column, op, fmt::format("field '{}' given twice", key));
       seen[slot] = true;
     };
-    static constexpr std::string_view kKeys[] = {"r", "k", "s", "e", "i", "o", "se"};
-    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
-      throw fail(field, op_column, op, fmt::format("unknown field '{}' (allowed: r k s e i o se noskip)", key));
+    if (timm) {
+      if (op == "skip" || (!key.empty() && key[0] == 'n'))
+        throw fail(field, op_column, op, op == "skip" ? "'skip' forces a shortcut only on timm's cn blocks, which effscale does not build"
+                                                      : "a per-block activation is not supported: set 'activation' for the whole network");
+      if ((key == "a" || key == "p") && value == "1") continue;  // 1x1 expansion / projection: timm's default
+      static constexpr std::string_view kTimmKeys[] = {"r", "k", "s", "e", "c", "se"};
+      if (std::find(std::begin(kTimmKeys), std::end(kTimmKeys), key) == std::end(kTimmKeys))
+        throw fail(field, op_column, op,
+                   fmt::format("timm option '{}' is not supported (allowed: r k s e c se noskip; a1 and p1)", key));
+    } else {
+      static constexpr std::string_view kKeys[] = {"r", "k", "s", "e", "i", "o", "se"};
+      if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
+        throw fail(field, op_column, op, fmt::format("unknown field '{}' (allowed: r k s e i o se noskip)", key));
+    }
     if (value.empty()) {
       throw fail(field, op_column, op,
-                 fmt::format("'{}' has no value (fields are r<repeats> k<kernel> s<stride><stride> "
-                             "e<expand> i<in> o<out> se<ratio> noskip)", key));
+                 timm ? fmt::format("'{}' has no value (timm fields are r<repeats> k<kernel> s<stride> e<expand> "
+                                    "c<out channels> se<ratio> noskip)", key)
+                      : fmt::format("'{}' has no value (fields are r<repeats> k<kernel> s<stride><stride> "
+                                    "e<expand> i<in> o<out> se<ratio> noskip)", key));
     }
     if (key == "r") {
-      once(0);
+      once(kR);
       args.repeats = int_value(kRepeats);
     } else if (key == "k") {
-      once(1);
+      once(kK);
+      if (timm && value.find('.') != std::string_view::npos)
+        throw fail(field, op_column, op, "mixed kernel sizes (MixNet's k3.5) are not supported");
       args.kernel = int_value(kKernel);
       if (args.kernel % 2 == 0) throw fail(field, op_column, op, fmt::format("kernel size {} must be odd", args.kernel));
     } else if (key == "s") {
-      once(2);
-      if (value.size() != 2 || !std::isdigit(static_cast<unsigned char>(value[0])) ||
-          !std::isdigit(static_cast<unsigned char>(value[1])))
-        throw fail(field, op_column, op, "strides must be a pair of digits like s11 or s22");
-      if (value[0] != value[1])
-        throw fail(field, op_column, op, "only square strides are supported (s11, s22, ...)");
-      args.stride = value[0] - '0';
-      if (args.stride < 1) throw fail(field, op_column, op, "stride must be at least 1");
+      once(kS);
+      if (timm) {
+        if (value.size() != 1 || !std::isdigit(static_cast<unsigned char>(value[0])) || value[0] == '0')
+          throw fail(field, op_column, op, "timm strides are one digit from 1 to 9, like s1 or s2");
+        args.stride = value[0] - '0';
+      } else {
+        if (value.size() != 2 || !std::isdigit(static_cast<unsigned char>(value[0])) ||
+            !std::isdigit(static_cast<unsigned char>(value[1])))
+          throw fail(field, op_column, op, "strides must be a pair of digits like s11 or s22");
+        if (value[0] != value[1])
+          throw fail(field, op_column, op, "only square strides are supported (s11, s22, ...)");
+        args.stride = value[0] - '0';
+        if (args.stride < 1) throw fail(field, op_column, op, "stride must be at least 1");
+      }
     } else if (key == "e") {
-      once(3);
-      args.expand_ratio = int_value(kExpand);
+      once(kE);
+      auto v = parse_double(value);
+      if (!v) throw fail(field, op_column, op, fmt::format("expand ratio '{}' is not a number", value));
+      if (!(*v >= kExpand.min && *v <= kExpand.max))
+        throw fail(field, op_column, op, fmt::format("expand ratio {} is out of range [{}, {}]", *v, kExpand.min, kExpand.max));
+      args.expand_ratio = *v;
     } else if (key == "i") {
-      once(4);
+      once(kI);
       args.in_channels = int_value(kChannels);
-    } else if (key == "o") {
-      once(5);
+    } else if (key == "o" || key == "c") {
+      once(kO);
       args.out_channels = int_value(kChannels);
     } else if (key == "se") {
-      once(6);
+      once(kSe);
       auto v = parse_double(value);
       if (!v) throw fail(field, op_column, op, fmt::format("SE ratio '{}' is not a number", value));
-      if (*v < 0 || *v > 1) throw fail(field, op_column, op, fmt::format("SE ratio {} is out of range [0, 1]", *v));
+      if (!(*v >= 0 && *v <= 1)) throw fail(field, op_column, op, fmt::format("SE ratio {} is out of range [0, 1]", *v));
       args.se_ratio = *v;
     }
   }
-  const char* names[6] = {"r (repeats)", "k (kernel)", "s (strides)", "e (expand ratio)",
-                          "i (input channels)", "o (output channels)"};
+  if (timm) {
+    const char* names[] = {"r (repeats)", "k (kernel)", "s (stride)", "e (expand ratio)", nullptr, "c (output channels)"};
+    for (int i : {kR, kK, kS, kO}) {
+      if (!seen[i]) throw Error(fmt::format("block string '{}': missing field {}", text, names[i]));
+    }
+    if (type == "ir" && !seen[kE]) throw Error(fmt::format("block string '{}': missing field {}", text, names[kE]));
+    if (type == "ds" && args.expand_ratio != 1)
+      throw Error(fmt::format("block string '{}': a ds (depthwise separable) block has no expansion; use ir_ for "
+                              "expand ratio {}", text, shortest(args.expand_ratio)));
+    if (type == "ir" && args.expand_ratio == 1)
+      throw Error(fmt::format("block string '{}': timm's ir block keeps a 1x1 expansion conv at e1, which effscale's "
+                              "MBConv (as the reference) leaves out; write ds_ for a block without expansion", text));
+    args.in_channels = 0;
+    return args;
+  }
+  const char* names[] = {"r (repeats)", "k (kernel)", "s (strides)", "e (expand ratio)", "i (input channels)",
+                         "o (output channels)"};
   for (int i = 0; i < 6; ++i) {
     if (!seen[i]) {
       throw Error(fmt::format("block string '{}': missing field {}", text, names[i]));
@@ -140,7 +233,16 @@ BlockArgs parse_block_string(std::string_view text) {
 
 std::string encode_block_string(const BlockArgs& a) {
   std::string s = fmt::format("r{}_k{}_s{}{}_e{}_i{}_o{}", a.repeats, a.kernel, a.stride, a.stride,
-                              a.expand_ratio, a.in_channels, a.out_channels);
+                              shortest(a.expand_ratio), a.in_channels, a.out_channels);
+  if (a.se_ratio) s += "_se" + shortest(*a.se_ratio);
+  if (!a.id_skip) s += "_noskip";
+  return s;
+}
+
+std::string encode_timm_block_string(const BlockArgs& a) {
+  std::string s = a.has_expansion()
+                      ? fmt::format("ir_r{}_k{}_s{}_e{}_c{}", a.repeats, a.kernel, a.stride, shortest(a.expand_ratio), a.out_channels)
+                      : fmt::format("ds_r{}_k{}_s{}_c{}", a.repeats, a.kernel, a.stride, a.out_channels);
   if (a.se_ratio) s += "_se" + shortest(*a.se_ratio);
   if (!a.id_skip) s += "_noskip";
   return s;
@@ -321,6 +423,11 @@ NetworkSpec parse_baseline_text(std::string_view text, std::string_view source) 
   if (spec.stages.empty())
     throw Error(fmt::format("{}: no block strings (e.g. 'r1_k3_s11_e1_i32_o16_se0.25')", source));
   if (spec.name.empty()) spec.name = "custom";
+  int previous = spec.stem.channels;  // timm block strings take their input channels from here
+  for (BlockArgs& stage : spec.stages) {
+    if (stage.in_channels == 0) stage.in_channels = previous;
+    previous = stage.out_channels;
+  }
   try {
     validate(spec);
   } catch (const Error& e) {

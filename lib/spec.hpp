@@ -27,22 +27,43 @@ struct BlockArgs {
   int repeats = 1;       ///< blocks in the stage (r)
   int kernel = 3;        ///< depthwise kernel size, odd (k)
   int stride = 1;        ///< stride of the stage's first block, same in both axes (s11, s22)
-  int expand_ratio = 1;  ///< expanded channels = input channels * expand_ratio (e)
-  int in_channels = 0;   ///< input channels of the stage's first block (i)
+  double expand_ratio = 1;  ///< in [1, 64], fractional allowed (e4.5); see expanded_channels()
+  int in_channels = 0;   ///< input channels of the stage's first block (i); 0 = the previous stage's
+                         ///< output (timm syntax has no i), filled in by parse_baseline_text
   int out_channels = 0;  ///< output channels of every block of the stage (o)
   std::optional<double> se_ratio;  ///< SE width = max(1, int(block input * ratio)) (se)
   bool id_skip = true;   ///< false with "noskip": never a shortcut
 
   bool has_se() const { return se_ratio && *se_ratio > 0; }
+  /// A 1x1 expansion conv exists when the expand ratio is not 1 (the reference's rule).
+  bool has_expansion() const { return expand_ratio != 1; }
   bool operator==(const BlockArgs& other) const;
 };
 
-/// Parses one block string. Fields may come in any order; r, k, s, e, i, o are required.
+/// timm's make_divisible (timm/layers/helpers.py) with divisor 8: max(8, int(v + 4) // 8 * 8),
+/// plus 8 if that is below 0.9 v. The same rule as round_filters.
+int make_divisible(double value, int divisor = 8);
+
+/// Channels after a block's expansion: block_in * e when that product is a whole number (the
+/// reference's integer rule), else make_divisible(block_in * e) (timm and torchvision's rule for
+/// fractional ratios such as e4.5). Both rules agree whenever block_in * e is a multiple of 8.
+int expanded_channels(int block_in, double expand_ratio);
+
+/// Parses one block string, in either syntax:
+/// - the reference's (tensorflow/tpu efficientnet_builder.py): "r2_k3_s22_e6_i16_o24_se0.25";
+///   fields in any order, r k s e i o required;
+/// - timm's (timm/models/_efficientnet_builder.py _decode_block_str): a block type first, then
+///   "ir_r2_k3_s2_e6_c24_se0.25" (inverted residual) or "ds_r1_k3_s1_c16" (depthwise separable,
+///   no expansion); c is the output channels, s one stride, and the input channels are the
+///   previous stage's (in_channels = 0 in the result).
 /// Throws Error naming the field, its 1-based position and column, and what is allowed.
 BlockArgs parse_block_string(std::string_view text);
 
 /// The block string of `args`, in the reference encoder's field order (r k s e i o se noskip).
 std::string encode_block_string(const BlockArgs& args);
+
+/// The block string of `args` in timm's syntax: "ds_..." when there is no expansion, else "ir_...".
+std::string encode_timm_block_string(const BlockArgs& args);
 
 /// The first convolution: image -> stem channels, kernel x kernel, stride.
 struct StemSpec {

@@ -48,7 +48,20 @@ TEST_CASE("malformed block strings are rejected with the field and column", "[sp
       {"r1_k3_s12_e1_i32_o16", "field 3 's12' (column 7): only square strides"},
       {"r1_k4_s11_e1_i32_o16", "field 2 'k4' (column 4): kernel size 4 must be odd"},
       {"r0_k3_s11_e1_i32_o16", "field 1 'r0' (column 1): repeats 0 is out of range"},
-      {"r1_k3_s11_e1.5_i32_o16", "field 4 'e1.5' (column 11): expand ratio '1.5' is not an integer"},
+      {"r1_k3_s11_e0.5_i32_o16", "field 4 'e0.5' (column 11): expand ratio 0.5 is out of range [1, 64]"},
+      {"r1_k3_s11_e4x_i32_o16", "expand ratio '4x' is not a number"},
+      // timm's syntax (timm/models/_efficientnet_builder.py _decode_block_str)
+      {"er_r1_k3_s1_e4_c24", "timm block type 'er' is an edge residual"},
+      {"xx_r1_k3_s1_e4_c24", "unknown timm block type"},
+      {"ir_r1_k3_s1_c24", "missing field e (expand ratio)"},
+      {"ir_r1_k3_s1_e1_c24", "write ds_ for a block without expansion"},
+      {"ds_r1_k3_s1_e6_c24", "a ds (depthwise separable) block has no expansion"},
+      {"ir_r1_k3_s22_e6_c24", "timm strides are one digit"},
+      {"ir_r1_k3_s1_e6_c24_nre", "per-block activation is not supported"},
+      {"ir_r1_k3.5_s1_e6_c24", "mixed kernel sizes"},
+      {"ir_r1_k3_s1_e6_c24_a3", "timm option 'a' is not supported"},
+      {"ir_r1_k3_s1_e6_c24_i16", "timm option 'i' is not supported"},
+      {"ir_r1_k3_s1_e6", "missing field c (output channels)"},
       {"r1_k3_s11_e1_i32_o16_se1.5", "field 7 'se1.5' (column 22): SE ratio 1.5 is out of range [0, 1]"},
       {"r1_k3_s11_e1_i32_o16_sex", "field 7 'sex' (column 22): unknown field 'sex'"},
       {"r1_k3_s11_e1_i32_o16_x9", "unknown field 'x'"},
@@ -64,6 +77,54 @@ TEST_CASE("malformed block strings are rejected with the field and column", "[sp
     INFO(c.text);
     CHECK_THROWS_WITH(parse_block_string(c.text), Catch::Contains(c.message));
   }
+}
+
+TEST_CASE("timm block strings read as the same stages as the reference's", "[spec]") {
+  // timm/models/efficientnet.py _gen_efficientnet arch_def, against tensorflow/tpu
+  // efficientnet_builder.py's blocks_args for the same B0 stages.
+  const std::pair<const char*, const char*> pairs[] = {
+      {"ds_r1_k3_s1_e1_c16_se0.25", "r1_k3_s11_e1_i0_o16_se0.25"},
+      {"ir_r2_k3_s2_e6_c24_se0.25", "r2_k3_s22_e6_i0_o24_se0.25"},
+      {"ir_r4_k5_s2_e6_c192_se0.25", "r4_k5_s22_e6_i0_o192_se0.25"},
+      {"ds_r1_k3_s1_c16", "r1_k3_s11_e1_i0_o16"},               // timm's MobileNetV2 stage 1
+      {"ir_r1_k3_s1_e4.5_c40_noskip", "r1_k3_s11_e4.5_i0_o40_noskip"},
+      {"ir_r1_k3_s2_e6_c24_a1_p1", "r1_k3_s22_e6_i0_o24"},     // 1x1 expansion and projection, timm's default
+  };
+  for (const auto& [timm, reference] : pairs) {
+    INFO(timm);
+    BlockArgs a = parse_block_string(timm);
+    CHECK(a.in_channels == 0);
+    BlockArgs expected;
+    // i0 is outside the reference's range; compare with i1 and put 0 back.
+    std::string ref = reference;
+    ref.replace(ref.find("_i0_"), 4, "_i1_");
+    expected = parse_block_string(ref);
+    expected.in_channels = 0;
+    CHECK(a == expected);
+    CHECK(parse_block_string(encode_timm_block_string(a)) == a);
+  }
+}
+
+TEST_CASE("fractional expansion: whole products as the reference, others by make_divisible", "[spec]") {
+  CHECK(parse_block_string("r1_k3_s11_e4.5_i16_o24").expand_ratio == 4.5);
+  CHECK(encode_block_string(parse_block_string("r1_k3_s11_e4.5_i16_o24")) == "r1_k3_s11_e4.5_i16_o24");
+  CHECK(expanded_channels(16, 6) == 96);
+  CHECK(expanded_channels(16, 4.5) == 72);   // whole: 16 * 4.5
+  CHECK(expanded_channels(24, 2.3) == 56);   // timm make_divisible(55.2) = int(59.2) // 8 * 8 = 56
+  CHECK(expanded_channels(40, 2.5) == 100);  // whole, not a multiple of 8: kept as the product
+  CHECK(expanded_channels(8, 1.1) == 8);     // make_divisible(8.8): int(12.8) // 8 * 8 = 8 >= 0.9 * 8.8
+}
+
+TEST_CASE("a baseline file in timm syntax takes each stage's input from the one before", "[spec]") {
+  const NetworkSpec timm = parse_baseline_text(
+      "stem 32 k3 s2\n"
+      "ds_r1_k3_s1_e1_c16_se0.25\nir_r2_k3_s2_e6_c24_se0.25\nir_r2_k5_s2_e6_c40_se0.25\n"
+      "ir_r3_k3_s2_e6_c80_se0.25\nir_r3_k5_s1_e6_c112_se0.25\nir_r4_k5_s2_e6_c192_se0.25\n"
+      "ir_r1_k3_s1_e6_c320_se0.25\nhead 1280\n",
+      "timm.txt");
+  const NetworkSpec b0 = builtin_baseline("efficientnet-b0");
+  REQUIRE(timm.stages.size() == b0.stages.size());
+  for (size_t i = 0; i < b0.stages.size(); ++i) CHECK(timm.stages[i] == b0.stages[i]);
 }
 
 TEST_CASE("built-in baselines are well-formed chains", "[spec]") {
