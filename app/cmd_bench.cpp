@@ -137,6 +137,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
   opts.add_options("Model")("model", "Model names", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"model"});
   add_model_options(opts);
+  add_report_options(opts, "a model (the row's depth, width and resolution)");
   add_measure_options(opts, kBenchMeasure);
   opts.add_options("Measurement")("layers", "Also time every primitive and show where the time goes")
       ("peak", "Also measure the float32 peak (a 2048^3 oneDNN matmul) and show each model's fraction of it");

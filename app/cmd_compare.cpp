@@ -156,6 +156,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
                         "1.2,1.1,1.15), official (published b0..b8), width (w = sqrt s), depth (d = s), resolution (r = sqrt s),\n"
                         "uniform (d = s^1/3, w = r = s^1/6), fast (Dollar et al. 2021 dWr: d = s^0.1, w = s^0.4, r = s^0.05).");
   add_baseline_options(opts);
+  add_report_options(opts, "the compound strategy's coefficients (the row's alpha, beta, gamma)");
   opts.add_options("Compare")
       ("strategies", "Comma list of strategies (default: all; official only for the efficientnet-b0 baseline)",
        cxxopts::value<std::string>(), "LIST")
@@ -190,6 +191,19 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   } else {
     for (const auto& s : all_strategies())
       if (s.kind != StrategyKind::kOfficial || presets) plan.strategies.push_back(s);
+  }
+  if (model.report) {
+    // The searched triple replaces the paper's in the compound strategy (added when not listed).
+    const Candidate& c = model.report->row.candidate;
+    const Coefficients found{c.alpha.value(), c.beta.value(), c.gamma.value()};
+    bool replaced = false;
+    for (auto& s : plan.strategies) {
+      if (s.kind != StrategyKind::kCompound) continue;
+      if (replaced) throw Error("--from-report gives one compound strategy its coefficients: list compound once");
+      s.coefficients = found;
+      replaced = true;
+    }
+    if (!replaced) plan.strategies.push_back(Strategy{StrategyKind::kCompound, found});
   }
   for (const auto& t : list_option(result["targets"].as<std::string>(), "--targets")) {
     const double v = require_double(t, "--targets");

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <sstream>
 
 #include "cli.hpp"
@@ -66,7 +68,8 @@ DataTable stage_data(const Description& d) {
     if (i > 0 && i + 1 < n) {
       const BlockArgs& s = d.spec.stages[i - 1];
       row.insert(row.end(), {std::int64_t(s.repeats), std::int64_t(s.kernel), std::int64_t(s.stride),
-                             std::int64_t(s.expand_ratio), std::int64_t(s.in_channels),
+                             s.expand_ratio == std::floor(s.expand_ratio) ? Cell{std::int64_t(s.expand_ratio)} : Cell{s.expand_ratio},
+                             std::int64_t(s.in_channels),
                              std::int64_t(s.out_channels), s.se_ratio ? Cell{*s.se_ratio} : Cell{}});
     } else {
       row.insert(row.end(), 7, Cell{});
@@ -136,11 +139,13 @@ std::string to_text(const Description& d) {
 int cmd_describe(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts("effscale describe",
                         "Every layer of one scaled model: shapes, kernel, stride, groups, params, MACs.\n"
-                        "The model is a name (b0..b8, l2, base), one --phi value, or --width/--depth/--resolution.");
+                        "The model is a name (b0..b8, l2, base), one --phi value, --width/--depth/--resolution, or\n"
+                        "--from-report.");
   opts.positional_help("[MODEL]");
   opts.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"model"});
   add_model_options(opts, true);
+  add_report_options(opts, "the model (the row's depth, width and resolution)");
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {
@@ -152,7 +157,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   const ModelOptions options = read_model_options(result);
   const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
   if (models.size() != 1) {
-    throw Error("describe shows one model: give one name, one --phi value, or --width/--depth/--resolution");
+    throw Error("describe shows one model: give one name, one --phi value, --width/--depth/--resolution, or --from-report");
   }
 
   Description d{models[0], scale(options.baseline, models[0].factors), {}, {}, {}};

@@ -107,10 +107,12 @@ std::string to_text(const std::vector<TableRow>& rows, const ModelOptions& optio
 int cmd_table(const std::vector<std::string>& args, Io& io) {
   cxxopts::Options opts("effscale table", "Params, MACs, FLOPs, activations and peak memory of scaled models.\n"
                         "Rows: --models (default b0..b7 unless a custom model is given), then one formula "
-                        "model per --phi value, then the custom model of --width/--depth/--resolution.\n"
+                        "model per --phi value, then the custom model of --width/--depth/--resolution, then the\n"
+                        "model of --from-report.\n"
                         "MACs are multiply-adds; " + std::string(kFlopsDefinition) + ".");
   opts.add_options("Model")("models", "Comma list of models: b0..b8, l2, base", cxxopts::value<std::string>(), "LIST");
   add_model_options(opts);
+  add_report_options(opts, "a model (the row's depth, width and resolution)");
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {
@@ -126,7 +128,7 @@ int cmd_table(const std::vector<std::string>& args, Io& io) {
   std::vector<std::string> names = {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"};
   if (auto list = option_text(result, "models")) {
     names = list_option(*list, "--models");
-  } else if (options.custom) {
+  } else if (options.custom || options.report) {
     names.clear();
   } else if (!has_published_presets(options.baseline)) {
     names = {"base"};

@@ -93,9 +93,25 @@ void add_model_options(cxxopts::Options& options, bool one_model) {
        cxxopts::value<std::string>(), "R");
 }
 
+void add_report_options(cxxopts::Options& options, const std::string& what) {
+  options.add_options("Model")
+      ("from-report", "Take " + what + " from a search report (its baseline too: give --baseline when the "
+                      "report scales a baseline file)", cxxopts::value<std::string>(), "REPORT")
+      ("rank", "With --from-report: the row of this rank (1 = the winner)", cxxopts::value<std::string>(), "N");
+}
+
 ModelOptions read_baseline_options(const cxxopts::ParseResult& result) {
   ModelOptions m;
-  m.baseline = load_baseline(result["baseline"].as<std::string>());
+  if (auto report = option_text(result, "from-report")) {
+    const int rank = int_option(result, "rank", 1, 1, static_cast<int>(kMaxCandidates));
+    std::optional<NetworkSpec> given;
+    if (result.count("baseline")) given = load_baseline(result["baseline"].as<std::string>());
+    m.report = model_from_report(read_text_file(*report, "report", kMaxReportBytes), *report, rank, given);
+    m.baseline = m.report->baseline;
+  } else {
+    if (result.count("rank")) throw Error("--rank picks a row of a search report: give --from-report REPORT too");
+    m.baseline = load_baseline(result["baseline"].as<std::string>());
+  }
   if (auto limit = option_text(result, "max-memory")) {
     auto bytes = parse_bytes(*limit);
     if (!bytes || *bytes <= 0)
@@ -151,6 +167,7 @@ std::string_view to_string(ModelKind kind) {
     case ModelKind::kPublished: return "published";
     case ModelKind::kFormula: return "formula";
     case ModelKind::kCustom: return "custom";
+    case ModelKind::kReport: return "report";
   }
   return "?";
 }
@@ -200,12 +217,17 @@ ModelChoice custom_model(const ModelOptions& options) {
   return {"custom", ModelKind::kCustom, options.custom.value(), NAN};
 }
 
+ModelChoice report_model(const ReportModel& report) {
+  return {fmt::format("rank{}", report.rank), ModelKind::kReport, report.row.factors, report.row.phi_star};
+}
+
 std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,
                                         const std::string& fallback) {
   std::vector<ModelChoice> models;
   for (const auto& name : names) models.push_back(resolve_model(name, options));
   for (const auto& m : formula_models(options)) models.push_back(m);
   if (options.custom) models.push_back(custom_model(options));
+  if (options.report) models.push_back(report_model(*options.report));
   if (models.empty() && !fallback.empty()) models.push_back(resolve_model(fallback, options));
   return models;
 }
@@ -290,7 +312,7 @@ std::vector<std::pair<std::string, std::string>> input_files(const cxxopts::Pars
     const auto names = builtin_baseline_names();
     if (std::find(names.begin(), names.end(), b) == names.end()) inputs.emplace_back("--baseline file", b);
   }
-  for (const char* name : {"accuracy", "resume"})
+  for (const char* name : {"accuracy", "resume", "from-report"})
     if (auto path = option_text(result, name)) inputs.emplace_back(fmt::format("--{} file", name), *path);
   return inputs;
 }

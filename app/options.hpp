@@ -18,6 +18,7 @@
 #include "io.hpp"
 #include "onednn/network.hpp"
 #include "scaling.hpp"
+#include "search.hpp"
 #include "spec.hpp"
 
 namespace effscale {
@@ -32,6 +33,10 @@ std::optional<std::string> option_text(const cxxopts::ParseResult& result, const
 /// --baseline and --max-memory.
 void add_baseline_options(cxxopts::Options& options);
 
+/// --from-report REPORT and --rank N: take the model (or, for compare, the coefficients) from a
+/// search report. `what` says what the row gives, for the help text.
+void add_report_options(cxxopts::Options& options, const std::string& what);
+
 /// The baseline options plus --phi, --alpha, --beta, --gamma, --width, --depth, --resolution.
 /// `one_model`: the command shows one model, and --phi takes one value.
 void add_model_options(cxxopts::Options& options, bool one_model = false);
@@ -42,6 +47,7 @@ enum class ModelKind {
   kPublished,  ///< a published EfficientNet (b1..b8, l2): EfficientNet-B0 only
   kFormula,    ///< d = alpha^phi, w = beta^phi, r = round(base * gamma^phi)
   kCustom,     ///< --width/--depth/--resolution
+  kReport,     ///< a ranked row of a search report (--from-report)
 };
 
 std::string_view to_string(ModelKind kind);
@@ -61,12 +67,13 @@ struct ModelOptions {
   std::vector<double> phis;                 ///< --phi values, in order
   std::optional<ScaleFactors> custom;       ///< --width/--depth/--resolution, if any was given
   std::int64_t max_memory = 0;              ///< bytes of activation memory allowed per model
+  std::optional<ReportModel> report;        ///< --from-report: its row (and its baseline is `baseline`)
 };
 
 /// Reads what add_model_options declared.
 ModelOptions read_model_options(const cxxopts::ParseResult& result);
 
-/// Reads only --baseline and --max-memory (the other fields keep their defaults).
+/// Reads only --baseline, --max-memory and --from-report/--rank (the other fields keep their defaults).
 ModelOptions read_baseline_options(const cxxopts::ParseResult& result);
 
 /// A preset name ("b3", "efficientnet-b3") or "base" (the baseline unscaled). Throws Error with
@@ -79,8 +86,12 @@ std::vector<ModelChoice> formula_models(const ModelOptions& options);
 /// The custom model from --width/--depth/--resolution.
 ModelChoice custom_model(const ModelOptions& options);
 
+/// The model of --from-report: "rank1" (the row's rank), its factors and phi*.
+ModelChoice report_model(const ReportModel& report);
+
 /// The models a command was asked for: `names` (resolved), then one formula model per --phi
-/// value, then the custom model; `fallback` (a model name) when that list is empty.
+/// value, then the custom model, then the --from-report model; `fallback` (a model name) when that
+/// list is empty.
 std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,
                                         const std::string& fallback);
 

@@ -10,6 +10,7 @@
 
 #include "csv.hpp"
 #include "error.hpp"
+#include "limits.hpp"
 #include "strategy.hpp"
 #include "text.hpp"
 
@@ -245,7 +246,14 @@ const std::vector<Column>& schema() {
   using C = const RowContext&;
   using F = const FieldReader&;
   static const std::vector<Column> columns = {
-      {"rank", [](R r, C) { return r.rank > 0 ? Cell{std::int64_t(r.rank)} : Cell{}; }, {}},
+      {"rank", [](R r, C) { return r.rank > 0 ? Cell{std::int64_t(r.rank)} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         if (f.empty("rank")) return;
+         const std::int64_t rank = f.integer("rank");
+         if (rank < 1 || rank > kMaxCandidates)
+           throw Error(fmt::format("{}: rank {} is out of range [1, {}]", f.where, rank, kMaxCandidates));
+         r.rank = static_cast<int>(rank);
+       }},
       {"network", [](R r, C) { return Cell{r.network}; }, [](CandidateResult& r, F f) { r.network = f.text("network"); }},
       {"alpha", [](R r, C) { return Cell{Numeral{r.candidate.alpha.text()}}; },
        [](CandidateResult& r, F f) { r.candidate.alpha = f.decimal("alpha"); }},
@@ -307,7 +315,13 @@ const std::vector<Column>& schema() {
          if (r.latency) r.latency->runs = static_cast<int>(f.integer("runs"));
        }},
       {"norm_latency_ms", [](R r, C) { return optional_cell(r.norm_latency_ms()); }, {}},
-      {"tied", [](R r, C) { return r.rank > 0 ? Cell{Boolean{r.tied}} : Cell{}; }, {}},
+      {"tied", [](R r, C) { return r.rank > 0 ? Cell{Boolean{r.tied}} : Cell{}; },
+       [](CandidateResult& r, F f) {
+         const std::string& v = f.text("tied");
+         if (v != "" && v != "true" && v != "false")
+           throw Error(fmt::format("{}: tied '{}' is not true or false", f.where, v));
+         r.tied = v == "true";
+       }},
       {"top1", [](R r, C) { return optional_cell(r.top1); },
        [](CandidateResult& r, F f) {
          if (!f.empty("top1")) r.top1 = f.number("top1");
@@ -589,6 +603,50 @@ Shard parse_shard(std::string_view text, std::optional<int> shards, const std::f
 
 ScaleFactors candidate_factors(const Candidate& c, double phi, int base_resolution) {
   return compound_factors(phi, {c.alpha.value(), c.beta.value(), c.gamma.value()}, base_resolution);
+}
+
+}  // namespace effscale
+
+namespace effscale {
+
+ReportModel model_from_report(std::string_view text, std::string_view source, int rank,
+                              const std::optional<NetworkSpec>& baseline) {
+  const Report report = parse_report(text, source);
+  ReportModel m;
+  m.source = std::string(source);
+  m.rank = rank;
+  if (baseline) {
+    m.baseline = *baseline;
+  } else {
+    const std::string name = report.header.key.get("baseline");
+    const auto builtins = builtin_baseline_names();
+    if (std::find(builtins.begin(), builtins.end(), name) == builtins.end() ||
+        baseline_fingerprint(builtin_baseline(name)) != report.header.key.get("baseline_spec"))
+      throw Error(fmt::format("{}: the report scales the baseline file '{}'; give that file with --baseline", source, name));
+    m.baseline = builtin_baseline(name);
+  }
+  validate_report(report, m.baseline, source);
+  std::vector<int> ranks;
+  for (const auto& r : report.results) {
+    if (r.rank > 0) ranks.push_back(r.rank);
+    if (r.rank == rank) {
+      m.row = r;
+      break;
+    }
+  }
+  if (m.row.rank != rank) {
+    if (ranks.empty())
+      throw Error(fmt::format("{}: the report ranks no candidate (every row failed or was skipped)", source));
+    std::sort(ranks.begin(), ranks.end());
+    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+    std::string listed;
+    for (size_t i = 0; i < ranks.size() && i < 12; ++i) listed += (i ? ", " : "") + std::to_string(ranks[i]);
+    if (ranks.size() > 12) listed += fmt::format(", ... {}", ranks.back());
+    throw Error(fmt::format("{}: no candidate has rank {} (ranks in the report: {})", source, rank, listed));
+  }
+  for (const auto& r : report.results)
+    if (r.tied && r.network != m.row.network && m.row.tied) ++m.tied_with;
+  return m;
 }
 
 }  // namespace effscale

@@ -162,6 +162,22 @@ struct Shard {
 /// Slurm's count. Throws Error saying what is missing.
 Shard parse_shard(std::string_view text, std::optional<int> shards, const std::function<const char*(const char*)>& env);
 
+/// A model taken from a search report (--from-report): a ranked row and the baseline it scales.
+struct ReportModel {
+  NetworkSpec baseline;
+  CandidateResult row;   ///< its factors (depth, width, resolution), triple and phi*
+  int rank = 1;
+  std::string source;
+  int tied_with = 0;     ///< when the row is tied with the winner: other networks in that tie
+};
+
+/// Parses a report (`text`, named `source` in errors), checks it against its baseline
+/// (validate_report) — `baseline` when the user named one, else the built-in one the report's key
+/// names (a report of a baseline file needs that file) — and takes the first row of rank `rank`
+/// as the report shows it. Throws Error naming the ranks the report has.
+ReportModel model_from_report(std::string_view text, std::string_view source, int rank,
+                              const std::optional<NetworkSpec>& baseline);
+
 /// Scale factors of a candidate at phi.
 ScaleFactors candidate_factors(const Candidate& c, double phi, int base_resolution);
 
