@@ -24,6 +24,8 @@ const std::vector<Command>& commands() {
       {"merge", "join the reports of a sharded search and re-rank", cmd_merge},
       {"compare", "scaling strategies side by side (compound, official, width, depth, resolution, uniform, fast)",
        cmd_compare},
+      {"export", "write one scaled model as a baseline file, timm/torchvision arguments or an ONNX model", cmd_export},
+      {"run", "one forward pass of a model's oneDNN network on a raw float32 input (checks an export)", cmd_run},
       {"diff", "do two runs agree? rank correlation, differences and ties of two search or compare reports", cmd_diff},
       {"baselines", "list the built-in baselines, or print one in the baseline-file format",
        cmd_baselines},

@@ -40,6 +40,8 @@ int cmd_bench(const std::vector<std::string>& args, Io& io);
 int cmd_search(const std::vector<std::string>& args, Io& io);
 int cmd_merge(const std::vector<std::string>& args, Io& io);
 int cmd_compare(const std::vector<std::string>& args, Io& io);
+int cmd_export(const std::vector<std::string>& args, Io& io);
+int cmd_run(const std::vector<std::string>& args, Io& io);
 int cmd_diff(const std::vector<std::string>& args, Io& io);
 int cmd_baselines(const std::vector<std::string>& args, Io& io);
 

@@ -86,6 +86,15 @@ double measure_peak_gflops(int threads, int size, const TimingOptions& options) 
   return ms > 0 ? 2.0 * static_cast<double>(n) * n * n / (ms * 1e6) : 0.0;
 }
 
+std::vector<float> forward_pass(const Graph& graph, const BenchOptions& options, const std::vector<float>& input) {
+  omp_set_num_threads(options.threads > 0 ? options.threads : available_cores());
+  set_flush_denormals();
+  OnednnNetwork net(graph, options.network);
+  net.set_input(input);
+  net.run();
+  return net.output();
+}
+
 BenchResult bench_graph(const Graph& graph, const BenchOptions& options, const std::atomic<bool>* stop) {
   BenchResult r;
   r.threads = options.threads > 0 ? options.threads : available_cores();

@@ -63,6 +63,11 @@ int available_cores();
 /// up, and times it. Flush-to-zero and denormals-are-zero are set in every executing thread.
 BenchResult bench_graph(const Graph& graph, const BenchOptions& options, const std::atomic<bool>* stop = nullptr);
 
+/// One forward pass of `graph` as bench_graph builds it (same threads, flush-to-zero, lowering and
+/// seed of the synthetic weights) on `input` (NCHW floats, options.network.batch images); returns
+/// the logits, batch x classes.
+std::vector<float> forward_pass(const Graph& graph, const BenchOptions& options, const std::vector<float>& input);
+
 /// The machine's float32 peak as oneDNN reaches it: the median GFLOP/s (2 * M * N * K / time) of
 /// a square `size`^3 matmul with `threads` threads, over `options` runs.
 double measure_peak_gflops(int threads, int size, const TimingOptions& options);

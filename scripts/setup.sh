@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make g++ libdnnl-dev ocl-icd-opencl-dev libfmt-dev libcxxopts-dev catch2 libtbb-dev
-          nlohmann-json3-dev libtinyxml2-dev)
+          nlohmann-json3-dev libtinyxml2-dev libprotobuf-dev protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
