@@ -15,6 +15,7 @@
 #include <thread>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -120,16 +121,23 @@ struct ProcessSetup {
   double timeout_seconds = 60;   ///< killed (SIGKILL) after this: a hang fails the test
 };
 
-/// Runs the effscale binary with `args` in `dir` (its working directory), stdout and stderr captured.
-inline ProcessRun run_binary(const std::vector<std::string>& args, const TempDir& dir, const ProcessSetup& setup = {}) {
+/// Runs `argv` (argv[0] looked up on PATH) in `dir` (its working directory), stdout and stderr
+/// captured; setup.env entries replace the environment's variables of the same name.
+inline ProcessRun run_program(const std::vector<std::string>& args, const TempDir& dir, const ProcessSetup& setup = {}) {
   const std::string out_file = dir.file(".stdout"), err_file = dir.file(".stderr");
-  std::vector<std::string> argv_s = {EFFSCALE_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> argv_s = args;
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  const auto replaced = [&](const std::string& entry) {
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    for (const auto& e : setup.env)
+      if (e.compare(0, name.size(), name) == 0) return true;
+    return false;
+  };
+  for (char** e = environ; *e; ++e)
+    if (!replaced(*e)) env_s.emplace_back(*e);
   env_s.insert(env_s.end(), setup.env.begin(), setup.env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
@@ -145,11 +153,14 @@ inline ProcessRun run_binary(const std::vector<std::string>& args, const TempDir
   std::filesystem::current_path(dir.path());
   pid_t pid = -1;
   const auto start = std::chrono::steady_clock::now();
-  const int rc = posix_spawn(&pid, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawnp(&pid, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   std::filesystem::current_path(cwd);
   posix_spawn_file_actions_destroy(&actions);
   ProcessRun r;
-  if (rc != 0) return r;
+  if (rc != 0) {
+    r.err = "cannot start " + argv_s[0] + ": " + std::strerror(rc);
+    return r;
+  }
   int status = 0;
   while (true) {
     const pid_t done = ::waitpid(pid, &status, WNOHANG);
@@ -177,6 +188,13 @@ inline ProcessRun run_binary(const std::vector<std::string>& args, const TempDir
   std::filesystem::remove(out_file);
   std::filesystem::remove(err_file);
   return r;
+}
+
+/// Runs the effscale binary with `args` in `dir` (its working directory), stdout and stderr captured.
+inline ProcessRun run_binary(const std::vector<std::string>& args, const TempDir& dir, const ProcessSetup& setup = {}) {
+  std::vector<std::string> argv = {EFFSCALE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, dir, setup);
 }
 
 /// The contract for bad input through the real binary: `status`, nothing on stdout, exactly one line
