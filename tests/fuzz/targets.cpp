@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "cost.hpp"
+#include "graph.hpp"
 #include "error.hpp"
 #include "io.hpp"
 #include "search.hpp"
@@ -57,7 +58,14 @@ bool baseline_file(const std::uint8_t* data, std::size_t size) {
 bool block_string(const std::uint8_t* data, std::size_t size) {
   try {
     const BlockArgs a = parse_block_string(as_text(data, size));
-    require(parse_block_string(encode_block_string(a)) == a, "block string round-trip");
+    if (a.in_channels == 0) {  // timm's syntax: input channels come from the previous stage
+      require(parse_block_string(encode_timm_block_string(a)) == a, "timm block string round-trip");
+    } else {
+      require(parse_block_string(encode_block_string(a)) == a, "block string round-trip");
+      BlockArgs timm = parse_block_string(encode_timm_block_string(a));
+      timm.in_channels = a.in_channels;
+      require(timm == a, "the timm spelling of a reference block string");
+    }
     return true;
   } catch (const Error&) {
     return false;
@@ -123,6 +131,27 @@ bool report_csv(const std::uint8_t* data, std::size_t size) {
       }
     }
     return false;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+bool from_report(const std::uint8_t* data, std::size_t size) {
+  // First line: the rank asked for; the rest: the report.
+  const std::string_view text = as_text(data, size);
+  const size_t newline = text.find('\n');
+  if (newline == std::string_view::npos) return false;
+  const auto rank = parse_int(text.substr(0, newline));
+  if (!rank || *rank < 1 || *rank > 1000000) return false;
+  try {
+    const ReportModel m = model_from_report(text.substr(newline + 1), "fuzz", static_cast<int>(*rank), std::nullopt);
+    require(m.rank == *rank && m.row.rank == *rank, "the row of the rank asked for");
+    require(m.tied_with >= 0, "tie count");
+    // The row's model is what its triple builds (validate_report checked the row's columns).
+    Graph g;
+    const NetworkCost c = evaluate(m.baseline, m.row.factors, g);
+    require(c.total.macs == m.row.cost.macs && network_id(g) == m.row.network, "the row's network");
+    return true;
   } catch (const Error&) {
     return false;
   }
@@ -206,7 +235,7 @@ const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {
       {"baseline_file", baseline_file}, {"block_string", block_string}, {"grid", grid},
       {"accuracy_csv", accuracy_csv},   {"report_csv", report_csv},     {"numbers", numbers},
-      {"output_path", output_path},
+      {"from_report", from_report},     {"output_path", output_path},
   };
   return all;
 }
