@@ -104,7 +104,7 @@ TEST_CASE("export --format baseline loads back to the same layer list, params an
   }
 }
 
-TEST_CASE("export --format timm names B4's multipliers and resolution; JSON agrees", "[export]") {
+TEST_CASE("export --format timm names B4's multipliers and resolution, JSON agrees", "[export]") {
   // B4 = (width 1.4, depth 1.8, resolution 380): efficientnet_params of tensorflow/tpu
   // efficientnet_builder.py, timm's _gen_efficientnet(channel_multiplier=1.4, depth_multiplier=1.8)
   // and torchvision's efficientnet_b4 (width_mult=1.4, depth_mult=1.8).

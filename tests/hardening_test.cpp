@@ -255,7 +255,7 @@ TEST_CASE("a bad OpenMP environment is one effscale error line", "[hardening]") 
   CHECK(run_binary({"table"}, dir, ProcessSetup{{"OMP_NUM_THREADS=2"}, "/dev/null", "", 30}).status == 0);
 }
 
-TEST_CASE("names from data never become paths; a baseline named a;b=c resumes its own report", "[hardening]") {
+TEST_CASE("names from data never become paths, a baseline named a-semicolon-b=c resumes its own report", "[hardening]") {
   test::TempDir dir;
   std::string text = test::read_file(test::tiny_baseline(dir));
   text.replace(text.find("name tiny-b0"), 12, "name ../../../../x;a=b%");
@@ -333,7 +333,7 @@ TEST_CASE("resume evaluates again the rows an earlier --max-memory skipped", "[h
   for (size_t i = 0; i < b.rows.size(); ++i) CHECK(b.at(i, "status") == "ok");
 }
 
-TEST_CASE("SIGTERM and SIGHUP keep the rows like SIGINT; a second signal ends the run at once", "[hardening][onednn]") {
+TEST_CASE("SIGTERM and SIGHUP keep the rows like SIGINT, a second signal ends the run at once", "[hardening][onednn]") {
   test::TempDir dir;
   const auto tiny = test::tiny_baseline(dir);
   for (int sig : {SIGTERM, SIGHUP, SIGINT}) {

@@ -238,7 +238,7 @@ TEST_CASE("racing measures the contenders again and leaves clear losers alone", 
   CHECK(o2.networks[1].raced_runs == 0);
 }
 
-TEST_CASE("a failing network is recorded and the rest are measured; a stop keeps whole replicates", "[measure]") {
+TEST_CASE("a failing network is recorded and the rest are measured, a stop keeps whole replicates", "[measure]") {
   const std::vector<double> true_ms = {4.0, 6.0, 7.0, 8.0};
   MeasurePlan plan;
   plan.networks = 3;

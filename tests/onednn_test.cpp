@@ -178,7 +178,7 @@ TEST_CASE("synthetic weights keep activations O(1) at any depth", "[onednn]") {
   CHECK(deep / shallow < 2);
 }
 
-TEST_CASE("the same seed gives the same outputs; another seed does not", "[onednn]") {
+TEST_CASE("the same seed gives the same outputs, another seed does not", "[onednn]") {
   omp_set_num_threads(2);
   const Graph g = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 32}));
   auto logits = [&](std::uint64_t seed) {

@@ -297,7 +297,7 @@ TEST_CASE("search: a fine grid of 2 million triples without latency", "[search][
   CHECK(j["candidates"][0]["rank"] == 1);
 }
 
-TEST_CASE("search with latency: ranked with intervals, one result per network; resume measures nothing new",
+TEST_CASE("search with latency: ranked with intervals, one result per network, resume measures nothing new",
           "[search][cli][onednn]") {
   test::TempDir dir;
   auto grid = test::tiny_grid(test::tiny_baseline(dir));

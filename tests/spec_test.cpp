@@ -28,7 +28,7 @@ TEST_CASE("block strings of B0 round-trip through parse and encode", "[spec]") {
   CHECK(a.id_skip);
 }
 
-TEST_CASE("block string fields may come in any order; noskip and missing se", "[spec]") {
+TEST_CASE("block string fields may come in any order, noskip and missing se", "[spec]") {
   const BlockArgs a = parse_block_string("i16_o24_e6_s22_k3_r2_noskip");
   CHECK(a.in_channels == 16);
   CHECK_FALSE(a.id_skip);

@@ -542,7 +542,7 @@ TEST_CASE("the title wraps inside the SVG width and the subtitle is a smaller li
   CHECK(panel_shift(plain.one("panel")) == 0);
 }
 
-TEST_CASE("a panel with few series has its legend inside the plot; many series keep it beside", "[report][svg]") {
+TEST_CASE("a panel with few series has its legend inside the plot, many series keep it beside", "[report][svg]") {
   PlotPanel p;
   p.series.push_back(line_series("candidates", {1, 2, 3, 4}, {1, 2, 3, 4}));  // rising: the top-left is empty
   Svg svg(render_svg("t", {p}));
