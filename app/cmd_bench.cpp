@@ -38,9 +38,17 @@ double peak_fraction(const BenchRow& r, const BenchSetup& s) {
 
 
 std::string machine_line(const BenchSetup& s) {
+  if (s.measure.command)
+    return fmt::format("{}; timed by --latency-cmd with {{threads}} {}, {{batch}} {}", this_machine().text(),
+                       s.measure.threads, s.batch);
   return fmt::format("{}; {} threads, batch {}, layout {}", this_machine().text(), s.measure.threads, s.batch,
                      to_string(s.measure.network.layout));
 }
+
+// What building a network gave; nothing when a latency command timed it (effscale built nothing).
+Cell build_cell(const BenchSetup& s, double value) { return s.measure.command ? Cell{} : Cell{value}; }
+Cell build_cell(const BenchSetup& s, std::int64_t value) { return s.measure.command ? Cell{} : Cell{value}; }
+std::string build_bytes(const BenchSetup& s, std::int64_t bytes) { return s.measure.command ? "-" : human_bytes(bytes); }
 
 DataTable model_data(const std::vector<BenchRow>& rows, const BenchSetup& s) {
   DataTable t;
@@ -53,8 +61,10 @@ DataTable model_data(const std::vector<BenchRow>& rows, const BenchSetup& s) {
     t.rows.push_back({r.model.name, std::int64_t(r.model.factors.resolution), std::int64_t(s.batch),
                       std::int64_t(s.measure.threads), r.cost.total.macs, l.ms, l.rel.estimate, l.rel.low, l.rel.high,
                       l.p10_ms, l.p90_ms, l.min_ms, std::int64_t(l.runs), gmacs_per_s(r, s.batch),
-                      s.peak_gflops ? Cell{peak_fraction(r, s)} : Cell{}, r.cost.total.params, r.build.activation_bytes,
-                      r.build.weight_bytes, r.build.build_ms, r.network, std::string(to_string(s.measure.network.layout)),
+                      s.peak_gflops ? Cell{peak_fraction(r, s)} : Cell{}, r.cost.total.params,
+                      build_cell(s, r.build.activation_bytes), build_cell(s, r.build.weight_bytes),
+                      build_cell(s, r.build.build_ms), r.network,
+                      s.measure.command ? std::string("command") : std::string(to_string(s.measure.network.layout)),
                       machine.onednn, machine.isa, machine.cpu});
   }
   return t;
@@ -91,8 +101,8 @@ std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
     t.rows.push_back({r.model.name, std::to_string(r.model.factors.resolution), human(r.cost.total.macs, 1e9) + "B",
                       fmt::format("{:.3f}", l.ms), fmt::format("{:.3f} [{:.3f}, {:.3f}]", l.rel.estimate, l.rel.low, l.rel.high),
                       fmt::format("{:.2f}-{:.2f}", l.p10_ms, l.p90_ms), std::to_string(l.runs),
-                      fmt::format("{:.1f}", gmacs_per_s(r, s.batch)), human_bytes(r.build.activation_bytes),
-                      human_bytes(r.build.weight_bytes)});
+                      fmt::format("{:.1f}", gmacs_per_s(r, s.batch)), build_bytes(s, r.build.activation_bytes),
+                      build_bytes(s, r.build.weight_bytes)});
     if (s.peak_gflops) t.rows.back().push_back(fmt::format("{:.0f}%", 100 * peak_fraction(r, s)));
   }
   write_text(t, out);
@@ -161,6 +171,8 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
   for (const auto& m : collect_models(positional_models(result, "model"), options, "b0"))
     plan.models.push_back({m.name, m.factors});
 
+  if (result.count("peak") && setup.measure.command)
+    throw Error("--peak measures oneDNN's matmul peak, which says nothing of --latency-cmd's runtime");
   InterruptGuard guard;
   if (result.count("peak")) {
     TimingOptions peak_timing;

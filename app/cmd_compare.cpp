@@ -181,6 +181,7 @@ int cmd_compare(const std::vector<std::string>& args, Io& io) {
   plan.latency = result.count("no-latency") == 0;
   plan.calibrate = result.count("no-calibrate") == 0;
   plan.measure = read_measure_options(result, defaults);
+  if (!plan.latency && plan.measure.command) throw Error("--latency-cmd times the networks: drop --no-latency");
   const bool presets = has_published_presets(plan.baseline);
   if (auto list = option_text(result, "strategies")) {
     plan.strategies = parse_strategy_list(*list);

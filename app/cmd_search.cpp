@@ -47,13 +47,16 @@ std::string command_line(const SearchPlan& p, const std::string& output) {
     c += " --no-latency";
   } else {
     const auto& m = p.measure;
-    c += fmt::format(" --threads {} --batch {} --layout {} --seed {} --runs {} --min-time {} --warmup {} --replicates {} "
-                     "--budget {}",
-                     m.threads, m.network.batch, to_string(m.network.layout), m.network.seed, m.settings.min_runs,
-                     shortest(m.settings.min_seconds), m.settings.warmup, m.settings.replicates,
+    c += fmt::format(" --threads {} --batch {}", m.threads, m.network.batch);
+    if (!m.command) c += fmt::format(" --layout {}", to_string(m.network.layout));
+    c += fmt::format(" --seed {} --runs {} --min-time {} --warmup {} --replicates {} --budget {}", m.network.seed,
+                     m.settings.min_runs, shortest(m.settings.min_seconds), m.settings.warmup, m.settings.replicates,
                      shortest(m.settings.budget_seconds));
     const std::string lowering = lowering_switches(m.network);
     if (!lowering.empty()) c += " --lowering " + lowering;
+    if (m.command)
+      c += fmt::format(" --latency-cmd {} --latency-timeout {}", shell_quote(m.command->text),
+                       shortest(m.command->timeout_seconds));
   }
   if (p.latency_target_ms) c += " --latency-target " + shortest(*p.latency_target_ms);
   if (p.shard_count > 1) c += fmt::format(" --shard {}/{}", p.shard_index, p.shard_count);
@@ -129,6 +132,7 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     p.resume_source = *resume;
   }
   if (p.latency) p.measure = read_measure_options(r, kSearchMeasure);
+  else if (r.count("latency-cmd")) throw Error("--latency-cmd times the networks: drop --no-latency");
   if (auto out = option_text(r, "output")) {
     output = *out;
   } else {

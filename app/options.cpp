@@ -9,6 +9,7 @@
 #include "limits.hpp"
 #include "bench.hpp"
 #include "io.hpp"
+#include "latency_command.hpp"
 #include "text.hpp"
 
 namespace effscale {
@@ -340,13 +341,22 @@ void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
       ("seed", "Seed of the synthetic weights, the input and the measurement order", cxxopts::value<std::string>()->default_value("1"), "N")
       ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
                    "library-scratchpad, no-buffer-reuse, se-inner-product", cxxopts::value<std::string>(), "LIST")
-      ("runs", "Runs per network, each timed between two runs of the reference (the unscaled baseline)",
-       cxxopts::value<std::string>()->default_value(std::to_string(d.runs)), "N")
-      ("min-time", "Keep timing each network until its own timed runs add up to this many seconds",
+      ("runs", fmt::format("Runs per network, each timed between two runs of the reference (the unscaled baseline) "
+                           "(default: {}; {} with --latency-cmd)", d.runs, kCommandRuns),
+       cxxopts::value<std::string>(), "N")
+      ("min-time", "Keep timing each network until its own timed runs add up to this many seconds (0 with --latency-cmd)",
        cxxopts::value<std::string>()->default_value(shortest(d.min_seconds)), "S")
-      ("warmup", "Untimed runs of each network after building it", cxxopts::value<std::string>()->default_value("2"), "N")
+      ("warmup", "Untimed runs of each network after building it (default: 2; 0 with --latency-cmd, whose command "
+                 "warms up itself)", cxxopts::value<std::string>(), "N")
       ("replicates", "Times every network (and the reference) is built afresh and timed again: a build's memory "
-                     "placement shifts its speed for as long as it lives", cxxopts::value<std::string>()->default_value("3"), "K");
+                     "placement shifts its speed for as long as it lives (default: 3; 5 with --latency-cmd)",
+       cxxopts::value<std::string>(), "K")
+      ("latency-cmd", "Time with your own runtime instead of oneDNN: each network is exported as ONNX and CMD is run "
+                      "with /bin/sh; {onnx} (required), {resolution}, {threads}, {batch} are replaced; its last stdout "
+                      "line gives milliseconds (median_ms=X or a number). Example in README.md",
+       cxxopts::value<std::string>(), "CMD")
+      ("latency-timeout", "With --latency-cmd: seconds one run of the command may take before it is killed",
+       cxxopts::value<std::string>()->default_value("600"), "S");
   if (d.racing) {
     opts.add_options("Measurement")
         ("budget", "Seconds the whole measurement may take: once every network has its runs, the rest goes to "
@@ -363,12 +373,32 @@ MeasureConfig read_measure_options(const cxxopts::ParseResult& result, const Mea
   c.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
   if (auto lowering = option_text(result, "lowering")) apply_lowering_switches(*lowering, c.network);
   c.settings.seed = c.network.seed;
-  c.settings.min_runs = int_option(result, "runs", d.runs, 1, 1000000);
-  const double seconds = require_double(result["min-time"].as<std::string>(), "--min-time");
+  // A latency command warms up and takes its own median, and every run of it is a fresh process:
+  // fewer runs, no warm-up, and each round its own replicate.
+  if (auto text = option_text(result, "latency-cmd")) {
+    check_latency_command(*text);
+    LatencyCommand command;
+    command.text = *text;
+    const double timeout = require_double(result["latency-timeout"].as<std::string>(), "--latency-timeout");
+    if (!(timeout > 0 && timeout <= 24 * 3600))
+      throw Error(fmt::format("--latency-timeout {} is out of range (0, 86400] (seconds)", timeout));
+    command.timeout_seconds = timeout;
+    c.command = command;
+    if (option_text(result, "layout") && result["layout"].as<std::string>() != "blocked")
+      throw Error("--layout applies to oneDNN, not to --latency-cmd (the command's runtime picks its own)");
+    if (option_text(result, "lowering")) throw Error("--lowering applies to oneDNN, not to --latency-cmd");
+  } else if (result.count("latency-timeout")) {
+    throw Error("--latency-timeout needs --latency-cmd");
+  }
+  const bool command = c.command.has_value();
+  c.settings.min_runs = int_option(result, "runs", command ? kCommandRuns : d.runs, 1, 1000000);
+  const double seconds = command && !result.count("min-time")
+                            ? 0.0
+                            : require_double(result["min-time"].as<std::string>(), "--min-time");
   if (!(seconds >= 0 && seconds <= 3600)) throw Error(fmt::format("--min-time {} is out of range [0, 3600]", seconds));
   c.settings.min_seconds = seconds;
-  c.settings.warmup = int_option(result, "warmup", 2, 0, 10000);
-  c.settings.replicates = int_option(result, "replicates", 3, 1, 1000);
+  c.settings.warmup = int_option(result, "warmup", command ? 0 : 2, 0, 10000);
+  c.settings.replicates = int_option(result, "replicates", command ? kCommandRuns : 3, 1, 1000);
   if (d.racing) {
     const double budget = require_double(result["budget"].as<std::string>(), "--budget");
     if (!(budget >= 0 && budget <= 7 * 24 * 3600))

@@ -11,6 +11,8 @@ namespace effscale {
 
 BenchOutcome run_bench(const BenchPlan& plan, const std::atomic<bool>* stop,
                        const std::function<void(const MeasureProgress&)>& progress) {
+  if (plan.profile && plan.measure.command)
+    throw Error("--layers times oneDNN's primitives; with --latency-cmd the command's runtime runs the network whole");
   BenchOutcome out;
   const std::string baseline_network = network_id(expand(plan.baseline));
   std::map<std::string, int> id_of;

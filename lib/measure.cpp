@@ -295,7 +295,7 @@ class Engine {
     try {
       for (int i = 0; i < s_.warmup; ++i) timer_.run(id);
     } catch (const std::exception& e) {
-      fail(id, e.what());
+      if (!stopped()) fail(id, e.what());
     }
   }
 
@@ -335,7 +335,7 @@ class Engine {
 
   // One visit: the first pass after a switch refills caches and is not kept; the next is timed.
   double visit(int id) {
-    timer_.run(id);
+    if (timer_.discards_first_pass()) timer_.run(id);
     return timer_.run(id);
   }
 
@@ -350,6 +350,7 @@ class Engine {
       try {
         t[k] = visit(id);
       } catch (const std::exception& e) {
+        if (stopped()) return false;  // cut short by the stop, not a failure of the network
         fail(id, e.what());
       }
     }
@@ -497,7 +498,8 @@ class Engine {
   // the average visit time, plus their builds.
   double eta(int batches_left, size_t batch_size) {
     if (visits_ == 0 || built_ == 0) return -1;
-    const double per_visit = 2 * timed_ms_ / static_cast<double>(visits_) / 1000.0;  // 2 passes of each
+    const double passes = timer_.discards_first_pass() ? 2 : 1;  // per visit
+    const double per_visit = passes * timed_ms_ / static_cast<double>(visits_) / 1000.0;
     const double per_build = build_seconds_ / built_;
     const double networks_per_batch = static_cast<double>(plan_.networks) * replicates_ /
                                       std::max(1.0, static_cast<double>(out_.batches.size() + batches_left + 1));

@@ -122,6 +122,9 @@ class Timer {
   /// CPU seconds used so far by threads of the process that do not run the networks (a build
   /// still going, a spinning worker pool): should not grow while timing.
   virtual double foreign_cpu_seconds() = 0;
+  /// Whether a visit starts with an untimed pass (the first pass after switching networks refills
+  /// the caches). A timer whose run() is a whole measurement of its own says no.
+  virtual bool discards_first_pass() const { return true; }
 };
 
 /// A machine that exists only in arithmetic, for tests: network `id` runs in true_ms(id) x drift x

@@ -172,10 +172,16 @@ std::string measure_words(const MeasureConfig& c, const MeasureOutcome& m) {
     raced += n.raced_runs > 0;
     ++candidates;
   }
-  std::string words = fmt::format(
-      "each network timed next to the reference (the unscaled baseline, {:.3f} ms median over {} runs) in randomized "
-      "interleaved rounds, a visit being 1 untimed + 1 timed run; {} replicate(s), each building every network afresh",
-      m.reference.median_ms, m.reference.runs, std::max(1, c.settings.replicates));
+  std::string words =
+      c.command
+          ? fmt::format("each network exported as ONNX and timed by the command '{}' (its latency read from the last "
+                        "line of its stdout), next to the reference (the unscaled baseline, {:.3f} ms median over {} "
+                        "runs) in randomized interleaved rounds, one command run per visit; {} replicate(s)",
+                        c.command->text, m.reference.median_ms, m.reference.runs, std::max(1, c.settings.replicates))
+          : fmt::format("each network timed next to the reference (the unscaled baseline, {:.3f} ms median over {} "
+                        "runs) in randomized interleaved rounds, a visit being 1 untimed + 1 timed run; {} "
+                        "replicate(s), each building every network afresh",
+                        m.reference.median_ms, m.reference.runs, std::max(1, c.settings.replicates));
   if (candidates > 0) {
     words += fmt::format("; {} network(s), {} runs each", candidates,
                          min_runs == max_runs ? std::to_string(min_runs) : fmt::format("{}-{}", min_runs, max_runs));
@@ -196,9 +202,14 @@ std::string measure_words(const MeasureConfig& c, const MeasureOutcome& m) {
     timing += b.timing_seconds;
     foreign += b.foreign_cpu_seconds;
   }
-  words += fmt::format("; {} thread(s), batch {}, layout {}; {:.0f} s in all, {:.0f} s of it timing, during which the "
-                       "process's other threads used {:.2f} s of CPU",
-                       c.threads, c.network.batch, to_string(c.network.layout), m.seconds, timing, foreign);
+  if (c.command)
+    words += fmt::format("; {{threads}} {}, {{batch}} {}; {:.0f} s in all, {:.0f} s of it timing, during which effscale "
+                         "itself used {:.2f} s of CPU",
+                         c.threads, c.network.batch, m.seconds, timing, foreign);
+  else
+    words += fmt::format("; {} thread(s), batch {}, layout {}; {:.0f} s in all, {:.0f} s of it timing, during which the "
+                         "process's other threads used {:.2f} s of CPU",
+                         c.threads, c.network.batch, to_string(c.network.layout), m.seconds, timing, foreign);
   return words;
 }
 
@@ -246,6 +257,14 @@ MeasureOutcome measure_networks(const NetworkSpec& baseline, const std::vector<S
     if (id == kReference && config.settings.memory_limit > 0)
       check_network_memory(scratch, cost.total.params, config.network.batch, config.settings.memory_limit,
                            "base (the reference every network is timed next to)");
+  }
+  if (config.command) {
+    // The user's runtime; it takes precedence over the simulated machine (tests time commands).
+    CommandTimer timer([&](int id) { return expand(scale(baseline, factors_of(id))); }, *config.command, config.threads,
+                       config.network.batch, config.network.seed, stop);
+    MeasureOutcome outcome = measure(plan, timer, stop, progress);
+    if (builds) builds->assign(static_cast<size_t>(plan.networks) + 1, {});
+    return outcome;
   }
   if (failpoint("simulated-machine")) {
     // Tests: a deterministic machine instead of this one (measure.hpp): 25 GMAC/s, 3 us per layer.

@@ -7,11 +7,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "graph.hpp"
+#include "latency_command.hpp"
 #include "measure.hpp"
 #include "onednn/network.hpp"
 #include "scaling.hpp"
@@ -42,9 +44,12 @@ MachineInfo this_machine();
 
 /// How a command measures: how networks are built and run, and how much the engine times them.
 struct MeasureConfig {
-  int threads = 1;          ///< oneDNN threads per forward pass
+  int threads = 1;          ///< oneDNN threads per forward pass ({threads} of a latency command)
   NetworkOptions network;   ///< batch, layout, seed, lowering switches
   MeasureSettings settings;
+  /// When set, networks are exported as ONNX and timed by this command instead of oneDNN
+  /// (latency_command.hpp); layout and lowering switches do not apply.
+  std::optional<LatencyCommand> command;
 };
 
 /// What a measurement did, in words for reports and terminals: the pairing, the runs each
@@ -87,7 +92,7 @@ class OnednnTimer : public Timer {
 };
 
 /// Measures scaled networks of `baseline`: candidates[i] is network i + 1, the unscaled baseline
-/// is the reference. Networks must fit config.settings.memory_limit each (with the reference);
+/// is the reference; with oneDNN, or with config.command when set (builds then stay empty). Networks must fit config.settings.memory_limit each (with the reference);
 /// objective_scale as in MeasurePlan (empty: no racing). `builds`, if given, receives what building
 /// each network gave, by id.
 MeasureOutcome measure_networks(const NetworkSpec& baseline, const std::vector<ScaleFactors>& candidates,

@@ -119,6 +119,8 @@ SearchKey search_key(const SearchPlan& p) {
                                      {"layout", std::string(to_string(n.layout))},
                                      {"lowering", lowering.empty() ? "default" : lowering},
                                      {"seed", std::to_string(n.seed)}});
+    // Latencies from the user's command are another measurement: never merged or resumed with oneDNN's.
+    if (p.measure.command) k.fields.emplace_back("latency_cmd", p.measure.command->text);
   }
   return k;
 }

@@ -50,6 +50,10 @@ int edit_distance(std::string_view a, std::string_view b);
 /// The candidate closest to `word` if it is close enough to be a likely typo, else "".
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 
+/// `word` as one word for /bin/sh: as it is when it holds only letters, digits and _./:,=+@%-,
+/// else in single quotes (a quote inside becomes '\'').
+std::string shell_quote(std::string_view word);
+
 /// Joins strings with a separator.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
