@@ -237,3 +237,37 @@ TEST_CASE("bench and compare time with the command too, options that need oneDNN
   test::expect_error({"bench", "b0", "--latency-cmd", command, "--latency-timeout", "0"}, 2, "out of range");
   test::expect_error({"bench", "b0", "--latency-cmd", "echo 1"}, 2, "has no {onnx}");
 }
+
+TEST_CASE("an interrupt during a command kills its process group and keeps the rows measured so far", "[latency-cmd]") {
+  test::TempDir dir;
+  test::ProcessSetup setup;
+  setup.env = {"TMPDIR=" + dir.path().string()};
+  // The event: the third run of the 274-pixel network interrupts effscale itself (its parent) and
+  // then hangs; effscale must kill it and stop. Two whole replicates are done by then.
+  const std::string command =
+      "case {resolution} in 274) n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; "
+      "if [ $n -ge 3 ]; then echo $$ > hung.pid; kill -INT $PPID; exec sleep 300; fi;; esac; "
+      "echo {onnx} >/dev/null; echo {resolution}";
+  const test::ProcessRun run =
+      test::run_binary(with({"search", "--latency-cmd", command, "-o", "r.csv"}, b0_grid()), dir, setup);
+  INFO(run.err);
+  CHECK(run.status == 130);
+  CHECK(run.err.find("effscale: interrupted;") != std::string::npos);
+  // Rows of every network, each measured in the replicates that completed, none failed.
+  const test::Csv rows = report_rows(test::read_file(dir.file("r.csv")));
+  REQUIRE(rows.rows.size() == 11);
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    INFO("row " << i);
+    CHECK(rows.at(i, "status") == "ok");
+    CHECK(std::stoi(rows.at(i, "runs")) >= 2);
+  }
+  // The hung command is gone, and so are the exported models.
+  const pid_t hung = std::stoi(test::read_file(dir.file("hung.pid")));
+  bool gone = false;
+  for (int i = 0; i < 3000 && !gone; ++i) {
+    gone = ::kill(hung, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(gone);
+  for (const auto& entry : dir.entries()) CHECK(entry.rfind("effscale-latency-", 0) != 0);
+}
