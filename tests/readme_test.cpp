@@ -1,6 +1,6 @@
 // Every command README.md shows runs, as written. The commands are extracted from the file's
 // ```sh blocks (never copied into this test), and run with bash in a scratch folder laid out like a
-// checkout (build/, bench/, scripts/ point at the real ones), so that a README example can never
+// checkout (build/, bench/, scripts/ point at the real ones; results/reproducibility/ is copied), so that a README example can never
 // fail again unnoticed. Their measurements run on the simulated machine
 // (EFFSCALE_FAILPOINTS=simulated-machine): every option, pipeline and output is real, the timing
 // arithmetic. Slurm's sbatch is replaced by tests/data/fake-slurm/sbatch, which runs a job array's
@@ -68,6 +68,9 @@ TEST_CASE("every command in README.md runs as written", "[readme][cli][.]") {
   std::filesystem::create_directory_symlink(binary_dir, dir.path() / "build");
   std::filesystem::create_directory_symlink(source / "bench", dir.path() / "bench");
   std::filesystem::create_directory_symlink(source / "scripts", dir.path() / "scripts");
+  // The committed search reports a fresh clone has (copied: an example may write beside them).
+  std::filesystem::create_directories(dir.path() / "results");
+  std::filesystem::copy(source / "results/reproducibility", dir.path() / "results/reproducibility");
   const std::string setup = "bash scripts/setup.sh && ";
   int ran = 0;
   for (const auto& c : commands) {
