@@ -141,11 +141,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
                         "Every layer of one scaled model: shapes, kernel, stride, groups, params, MACs.\n"
                         "The model is a name (b0..b8, l2, base), one --phi value, --width/--depth/--resolution, or\n"
                         "--from-report.");
-  opts.positional_help("[MODEL]");
-  opts.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
-  opts.parse_positional({"model"});
-  add_model_options(opts, true);
-  add_report_options(opts, "the model (the row's depth, width and resolution)");
+  add_single_model_options(opts);
   add_output_options(opts);
   auto result = parse_options(opts, args);
   if (result.count("help")) {
@@ -155,12 +151,9 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   const Format format = read_format(result);
   Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
-  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
-  if (models.size() != 1) {
-    throw Error("describe shows one model: give one name, one --phi value, --width/--depth/--resolution, or --from-report");
-  }
+  const ModelChoice model = single_model(result, options, "describe shows");
 
-  Description d{models[0], scale(options.baseline, models[0].factors), {}, {}, {}};
+  Description d{model, scale(options.baseline, model.factors), {}, {}, {}};
   expand(d.spec, d.graph);
   d.cost = network_cost(d.graph);
   check_network_memory(d.graph, d.cost.total.params, 1, options.max_memory, d.model.name);

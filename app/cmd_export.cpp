@@ -41,11 +41,7 @@ int cmd_export(const std::vector<std::string>& args, Io& io) {
       "  onnx      an ONNX model (opset 13; input 'input' float32 NCHW, output 'logits') with effscale's\n"
       "            synthetic weights for --seed, BatchNorm folded: the network bench and run time\n"
       "The model is a name (b0..b8, l2, base), one --phi value, --width/--depth/--resolution, or --from-report.");
-  opts.positional_help("[MODEL]");
-  opts.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
-  opts.parse_positional({"model"});
-  add_model_options(opts, true);
-  add_report_options(opts, "the model (the row's depth, width and resolution)");
+  add_single_model_options(opts);
   opts.add_options("Output")
       ("format", "baseline, timm (Python), json or onnx", cxxopts::value<std::string>()->default_value("baseline"), "FMT")
       ("seed", "onnx: seed of the synthetic weights (as bench and run take it)",
@@ -66,10 +62,7 @@ int cmd_export(const std::vector<std::string>& args, Io& io) {
     throw Error("an ONNX model is binary: give --output FILE.onnx (or redirect standard output)");
   Outputs outputs(result, {"output"}, input_files(result));
   const ModelOptions options = read_model_options(result);
-  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
-  if (models.size() != 1)
-    throw Error("export writes one model: give one name, one --phi value, --width/--depth/--resolution, or --from-report");
-  const ModelChoice& choice = models[0];
+  const ModelChoice choice = single_model(result, options, "export writes");
   if (options.report && options.report->tied_with > 0)
     io.err << fmt::format("note: rank {} of {} is tied with {} other network(s): the measurement could not tell them apart\n",
                           options.report->rank, options.report->source, options.report->tied_with);

@@ -25,11 +25,7 @@ int cmd_run(const std::vector<std::string>& args, Io& io) {
       "logits (batch x classes, raw float32) to --output. 'export --format onnx' with the same model and seed\n"
       "gives an ONNX model that computes the same logits.\n"
       "The model is a name (b0..b8, l2, base), one --phi value, --width/--depth/--resolution, or --from-report.");
-  opts.positional_help("[MODEL]");
-  opts.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
-  opts.parse_positional({"model"});
-  add_model_options(opts, true);
-  add_report_options(opts, "the model (the row's depth, width and resolution)");
+  add_single_model_options(opts);
   opts.add_options("Run")
       ("input", "Raw float32 NCHW input ('-' reads standard input)", cxxopts::value<std::string>(), "FILE")
       ("o,output", "Where to write the raw float32 logits ('-' is standard output)", cxxopts::value<std::string>(), "FILE")
@@ -50,18 +46,16 @@ int cmd_run(const std::vector<std::string>& args, Io& io) {
   if (*input_path != "-") inputs.emplace_back("--input file", *input_path);
   Outputs outputs(result, {"output"}, inputs);
   const ModelOptions options = read_model_options(result);
-  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
-  if (models.size() != 1)
-    throw Error("run takes one model: give one name, one --phi value, --width/--depth/--resolution, or --from-report");
+  const ModelChoice model = single_model(result, options, "run takes");
 
   BenchOptions bench;
   bench.threads = int_option(result, "threads", available_cores(), 1, kMaxThreads);
   bench.network.batch = int_option(result, "batch", 1, 1, kMaxBatch);
   bench.network.seed = static_cast<std::uint64_t>(int_option(result, "seed", 1, 0, 2147483647));
   bench.network.layout = read_layout(result);
-  const Graph graph = expand(scale(options.baseline, models[0].factors));
+  const Graph graph = expand(scale(options.baseline, model.factors));
   const NetworkCost cost = network_cost(graph);
-  check_network_memory(graph, cost.total.params, bench.network.batch, options.max_memory, models[0].name);
+  check_network_memory(graph, cost.total.params, bench.network.batch, options.max_memory, model.name);
 
   const TensorInfo& image = graph.tensors.at(0);
   const std::int64_t floats = std::int64_t{bench.network.batch} * image.elements();
@@ -78,7 +72,7 @@ int cmd_run(const std::vector<std::string>& args, Io& io) {
   outputs.write({{"output", out}}, io);
   if (!outputs.to_stdout("output"))
     io.err << fmt::format("wrote {}: {} x {} float32 logits of {}\n", *output_path, bench.network.batch,
-                          logits.size() / static_cast<size_t>(bench.network.batch), models[0].name);
+                          logits.size() / static_cast<size_t>(bench.network.batch), model.name);
   return kExitOk;
 }
 

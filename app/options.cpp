@@ -238,6 +238,21 @@ std::vector<std::string> positional_models(const cxxopts::ParseResult& result, c
   return result[option].as<std::vector<std::string>>();
 }
 
+void add_single_model_options(cxxopts::Options& options) {
+  options.positional_help("[MODEL]");
+  options.add_options("Model")("model", "Model name", cxxopts::value<std::vector<std::string>>());
+  options.parse_positional({"model"});
+  add_model_options(options, true);
+  add_report_options(options, "the model (the row's depth, width and resolution)");
+}
+
+ModelChoice single_model(const cxxopts::ParseResult& result, const ModelOptions& options, const std::string& does) {
+  const std::vector<ModelChoice> models = collect_models(positional_models(result, "model"), options, "base");
+  if (models.size() != 1)
+    throw Error(does + " one model: give one name, one --phi value, --width/--depth/--resolution, or --from-report");
+  return models[0];
+}
+
 void add_output_options(cxxopts::Options& options) {
   options.add_options("Output")
       ("format", "table (aligned, human units), csv or json (exact integers)",

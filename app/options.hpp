@@ -95,6 +95,14 @@ ModelChoice report_model(const ReportModel& report);
 std::vector<ModelChoice> collect_models(const std::vector<std::string>& names, const ModelOptions& options,
                                         const std::string& fallback);
 
+/// The options of a command that takes exactly one model: the positional MODEL, the model options
+/// (one --phi value) and --from-report.
+void add_single_model_options(cxxopts::Options& options);
+
+/// That one model (default "base"); Error "<does> one model: give ..." when the arguments name
+/// none or several, e.g. does = "describe shows".
+ModelChoice single_model(const cxxopts::ParseResult& result, const ModelOptions& options, const std::string& does);
+
 /// The positional MODEL arguments of `option` (empty when none).
 std::vector<std::string> positional_models(const cxxopts::ParseResult& result, const std::string& option);
 
