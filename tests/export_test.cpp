@@ -20,15 +20,6 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
   return a;
 }
 
-// The CSV part of a report file (its '#' lines dropped).
-test::Csv report_rows(const std::string& path) {
-  std::string body;
-  std::istringstream in(test::read_file(path));
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("#", 0) != 0) body += line + "\n";
-  return test::parse(body);
-}
-
 std::string ok(const std::vector<std::string>& args) {
   const test::CliRun r = test::run(args);
   INFO("effscale " << [&] {
@@ -165,7 +156,7 @@ TEST_CASE("a search report gives its model and triple to export, table, describe
   // The search ranked by MACs alone (no timing): quick and deterministic.
   ok({"search", "--no-latency", "--alpha", "1:1.4:0.1", "--beta", "1:1.2:0.1", "--gamma", "1:1.2:0.1", "--tolerance",
       "0.15", "-o", report});
-  const test::Csv rows = report_rows(report);
+  const test::Csv rows = test::report_rows(report);
   REQUIRE(rows.rows.size() >= 2);
   REQUIRE(rows.at(0, "rank") == "1");
   const auto winner = [&](const std::string& column) { return rows.at(0, column); };

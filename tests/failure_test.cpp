@@ -41,14 +41,6 @@ class Failpoints {
 };
 
 /// The CSV rows of a report file.
-test::Csv report_rows(const std::string& path) {
-  const std::string text = test::read_file(path);
-  std::string body;
-  for (auto line : split(text, '\n'))
-    if (line.substr(0, 1) != "#") body += std::string(line) + "\n";
-  return test::parse(body);
-}
-
 /// Starts the real effscale binary with `args`, stdout and stderr to files.
 pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
   std::vector<char*> argv;
@@ -142,8 +134,8 @@ TEST_CASE("Ctrl-C during a search keeps exactly the rows on disk, exits 130, and
   CHECK(err.find("effscale: interrupted;") != std::string::npos);
   CHECK(err.find("resume with: effscale search") != std::string::npos);
   // Exactly the rows that were on disk when the signal came, each measured.
-  const auto kept = report_rows(report);
-  const auto checkpoint = report_rows(dir.write("checkpoint.csv", on_disk));
+  const auto kept = test::report_rows(report);
+  const auto checkpoint = test::report_rows(dir.write("checkpoint.csv", on_disk));
   CHECK(kept.rows == checkpoint.rows);
   REQUIRE(kept.rows.size() > 0);
   REQUIRE(kept.rows.size() < 11);
@@ -193,7 +185,7 @@ TEST_CASE("an interrupt after the first batch keeps exactly that batch", "[failu
     CHECK(r.status == 130);
     CHECK(r.err.find("completed rows kept in " + report) != std::string::npos);
   }
-  const auto kept = report_rows(report);
+  const auto kept = test::report_rows(report);
   CHECK(kept.rows.size() > 0);
   CHECK(kept.rows.size() < 11);
   args[std::find(args.begin(), args.end(), report) - args.begin()] = dir.file("r2.csv");

@@ -123,14 +123,6 @@ std::vector<std::string> b0_grid() {
   return {"--alpha", "1:1.4:0.2", "--beta", "1:1.2:0.1", "--gamma", "1:1.2:0.1", "--tolerance", "0.15"};
 }
 
-test::Csv report_rows(const std::string& text) {
-  std::string body;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("#", 0) != 0) body += line + "\n";
-  return test::parse(body);
-}
-
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -150,7 +142,7 @@ TEST_CASE("search --latency-cmd ranks by the command's latency, next to the refe
   INFO(run.err);
   REQUIRE(run.status == 0);
   const std::string text = test::read_file(dir.file("r.csv"));
-  const test::Csv rows = report_rows(text);
+  const test::Csv rows = test::parse_report_text(text);
   REQUIRE(rows.rows.size() == 11);
   double previous = 0;
   for (size_t i = 0; i < rows.rows.size(); ++i) {
@@ -186,7 +178,7 @@ TEST_CASE("a failing or hanging latency command fails its candidate, not the run
       with({"search", "--latency-cmd", command, "--latency-timeout", "1", "-o", "r.csv"}, b0_grid()), dir);
   INFO(run.err);
   REQUIRE(run.status == 0);
-  const test::Csv rows = report_rows(test::read_file(dir.file("r.csv")));
+  const test::Csv rows = test::report_rows(dir.file("r.csv"));
   int failed = 0;
   for (size_t i = 0; i < rows.rows.size(); ++i) {
     const std::string resolution = rows.at(i, "resolution"), status = rows.at(i, "status");
@@ -254,7 +246,7 @@ TEST_CASE("an interrupt during a command kills its process group and keeps the r
   CHECK(run.status == 130);
   CHECK(run.err.find("effscale: interrupted;") != std::string::npos);
   // Rows of every network, each measured in the replicates that completed, none failed.
-  const test::Csv rows = report_rows(test::read_file(dir.file("r.csv")));
+  const test::Csv rows = test::report_rows(dir.file("r.csv"));
   REQUIRE(rows.rows.size() == 11);
   for (size_t i = 0; i < rows.rows.size(); ++i) {
     INFO("row " << i);

@@ -27,14 +27,6 @@ std::set<std::tuple<std::string, std::string, std::string>> triples(const test::
   return out;
 }
 
-// The CSV part of a report file (its '#' lines dropped).
-test::Csv report_rows(const std::string& path) {
-  std::string text = test::read_file(path), body;
-  for (auto line : split(text, '\n'))
-    if (line.substr(0, 1) != "#") body += std::string(line) + "\n";
-  return test::parse(body);
-}
-
 CandidateResult row(const char* a, const char* b, const char* g, double latency, double mac_ratio, std::int64_t params,
                     std::int64_t activations) {
   CandidateResult r;
@@ -284,7 +276,7 @@ TEST_CASE("search --no-latency lists the paper's triple with its product", "[sea
     }
   }
   CHECK(found);
-  CHECK(report_rows(dir.file("r.csv")).rows.size() == 109);
+  CHECK(test::report_rows(dir.file("r.csv")).rows.size() == 109);
 }
 
 TEST_CASE("search: a fine grid of 2 million triples without latency", "[search][cli]") {
@@ -310,7 +302,7 @@ TEST_CASE("search with latency: ranked with intervals, one result per network, r
   tinyxml2::XMLDocument svg;
   REQUIRE(svg.LoadFile(dir.file("a.svg").c_str()) == tinyxml2::XML_SUCCESS);
   CHECK(test::read_file(dir.file("a.svg")).find("#1") != std::string::npos);  // the winner is marked
-  const auto a = report_rows(dir.file("a.csv"));
+  const auto a = test::report_rows(dir.file("a.csv"));
   REQUIRE(a.rows.size() == 11);
   std::map<std::string, std::vector<std::string>> by_network;  // network -> its latency columns
   int tied = 0;
@@ -346,7 +338,7 @@ TEST_CASE("search with latency: ranked with intervals, one result per network, r
   args.insert(args.end(), {"--output", dir.file("b.csv"), "--resume", dir.file("a.csv")});
   const auto again = run(args);
   REQUIRE(again.status == 0);
-  CHECK(report_rows(dir.file("b.csv")).rows == a.rows);  // same latencies: nothing was measured again
+  CHECK(test::report_rows(dir.file("b.csv")).rows == a.rows);  // same latencies: nothing was measured again
   // A different search refuses the report.
   args = grid;
   args.insert(args.end(), {"--output", dir.file("c.csv"), "--resume", dir.file("a.csv"), "--tolerance", "0.2"});
@@ -407,12 +399,12 @@ TEST_CASE("two shards merged equal the unsharded candidate set", "[search][cli]"
   REQUIRE(run(with({"--shard", "1/2", "--output", dir.file("s1.csv")})).status == 0);
   const auto merged = run({"merge", dir.file("s0.csv"), dir.file("s1.csv"), "--format", "csv", "--output", dir.file("m.csv")});
   REQUIRE(merged.status == 0);
-  const auto all = report_rows(dir.file("all.csv"));
-  const auto s0 = report_rows(dir.file("s0.csv"));
-  const auto s1 = report_rows(dir.file("s1.csv"));
+  const auto all = test::report_rows(dir.file("all.csv"));
+  const auto s0 = test::report_rows(dir.file("s0.csv"));
+  const auto s1 = test::report_rows(dir.file("s1.csv"));
   CHECK(s0.rows.size() + s1.rows.size() == all.rows.size());
   CHECK(triples(test::parse(merged.out)) == triples(all));
-  CHECK(report_rows(dir.file("m.csv")).rows == all.rows);  // same ranking too
+  CHECK(test::report_rows(dir.file("m.csv")).rows == all.rows);  // same ranking too
   // Reports of different searches are refused.
   REQUIRE(run({"search", "--no-latency", "--alpha", "1:2:0.2", "--output", dir.file("x.csv")}).status == 0);
   const auto refused = run({"merge", dir.file("s0.csv"), dir.file("x.csv")});
@@ -539,8 +531,8 @@ TEST_CASE("two measured shards in separate processes merge to the unsharded rank
   const auto merged = run({"merge", dir.file("s0.csv"), dir.file("s1.csv"), "--format", "csv", "--output", dir.file("m.csv")});
   REQUIRE(merged.status == 0);
   CHECK(merged.err.empty());  // same machine, no shard missing: nothing to note
-  const auto all = networks_of(report_rows(dir.file("all.csv")));
-  const auto m = networks_of(report_rows(dir.file("m.csv")));
+  const auto all = networks_of(test::report_rows(dir.file("all.csv")));
+  const auto m = networks_of(test::report_rows(dir.file("m.csv")));
   REQUIRE(all.size() == 7);
   REQUIRE(m.size() == 7);
   int apart = 0;
@@ -690,7 +682,7 @@ TEST_CASE("merge keeps each triple once from overlapping measured reports, and n
   CHECK(csv.rows.size() == 11);
   CHECK(triples(csv).size() == 11);
   // The rows of shard 0 come from the first report given; the rest from the unsharded one.
-  const auto s0 = report_rows(dir.file("s0.csv"));
+  const auto s0 = test::report_rows(dir.file("s0.csv"));
   for (size_t i = 0; i < s0.rows.size(); ++i)
     for (size_t j = 0; j < csv.rows.size(); ++j)
       if (csv.at(j, "alpha") == s0.at(i, "alpha") && csv.at(j, "beta") == s0.at(i, "beta") &&

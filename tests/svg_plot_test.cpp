@@ -805,11 +805,7 @@ TEST_CASE("the search plot has the machine as subtitle, 95% interval bars and th
   REQUIRE(r.status == 0);
   const std::string text = test::read_file(dir.file("s.svg"));
   Svg svg(text);
-  std::string body;  // the report without its "# ..." header lines
-  std::istringstream lines(test::read_file(dir.file("s.csv")));
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind("#", 0) != 0) body += line + "\n";
-  const auto report = test::parse(body);
+  const auto report = test::report_rows(dir.file("s.csv"));
   size_t measured = 0;
   for (size_t i = 0; i < report.rows.size(); ++i) measured += !report.at(i, "latency_ms").empty();
   REQUIRE(measured > 0);

@@ -237,4 +237,16 @@ inline Csv parse(const std::string& text) {
   return csv;
 }
 
+/// The CSV part of a report's text (its '#' lines dropped).
+inline Csv parse_report_text(const std::string& text) {
+  std::string body;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("#", 0) != 0) body += line + "\n";
+  return parse(body);
+}
+
+/// The CSV part of the report file at `path`.
+inline Csv report_rows(const std::string& path) { return parse_report_text(read_file(path)); }
+
 }  // namespace effscale::test
