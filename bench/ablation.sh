@@ -26,7 +26,7 @@ variants=(
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"
   "OMP_PROC_BIND=close||OMP_PROC_BIND=close"
 )
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source bench/common.sh
 declare -A samples
 for ((round = 1; round <= rounds; round++)); do
   for m in $models; do

@@ -36,7 +36,7 @@ if [[ $peer != yes ]]; then
   echo "ONNX Runtime peer not available ($peer); measuring effscale only." >&2
 fi
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source bench/common.sh
 
 # The machine's float32 peak as oneDNN reaches it (2048^3 matmul), per thread count, and each
 # model's MACs: for the fraction of peak, 2 x MACs / latency / peak.

@@ -59,7 +59,8 @@ while read -r rank network resolution rest; do
   "$bin" export --from-report "$report" --rank "$rank" --format onnx -o "$work/$network.onnx" 2>/dev/null
 done <"$work/networks"
 
-latency() { node scripts/ort_latency.js "$1" "$2" "$threads" "$runs" | tail -n 1 | sed -n 's/.*median_ms=\([0-9.e+-]*\).*/\1/p'; }
+source bench/common.sh
+latency() { ort_median_ms "$1" "$2" "$threads" "$runs"; }
 { echo "reference 224"; awk '{ print $2, $3 }' "$work/networks"; } >"$work/models"
 for ((round = 1; round <= rounds; round++)); do
   echo "+ standalone round $round of $rounds" >&2

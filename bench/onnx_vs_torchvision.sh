@@ -38,8 +38,8 @@ bash scripts/torch_setup.sh >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-latency() { node scripts/ort_latency.js "$1" "$2" "$3" "$runs" | tail -n 1 | sed -n 's/.*median_ms=\([0-9.e+-]*\).*/\1/p'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source bench/common.sh
+latency() { ort_median_ms "$1" "$2" "$3" "$runs"; }
 
 echo "# effscale export vs torchvision export, both in ONNX Runtime $(node -p "require('onnxruntime-node/package.json').version")"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
