@@ -158,10 +158,24 @@ std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s
   if (!(s > 0)) throw Error(fmt::format("FLOPs multiplier {} must be greater than 0", s));
   const double base_macs = static_cast<double>(baseline_macs);
   // log(achieved / s) at nominal t; nondecreasing in t, a step function (rounding).
+  // The bisection visits the same rounded models again and again (the MACs are a step function
+  // of t): each is costed once, keyed by what rounding decides (resolution, repeats, channels).
+  std::vector<std::pair<std::vector<int>, double>> costed;
+  std::vector<int> signature;
   auto miss = [&](double t) {
     const StrategyPoint p = formula_point(strategy, s, t, baseline.resolution);
     if (!factors_in_range(p.factors)) return std::optional<double>();
-    const double macs = static_cast<double>(evaluate(baseline, p.factors, scratch).total.macs);
+    const NetworkSpec scaled = scale(baseline, p.factors);
+    signature.assign({scaled.resolution, scaled.stem.channels, scaled.head_channels});
+    for (const auto& b : scaled.stages) signature.insert(signature.end(), {b.repeats, b.in_channels, b.out_channels});
+    double macs = -1;
+    for (const auto& [sig, m] : costed)
+      if (sig == signature) macs = m;
+    if (macs < 0) {
+      expand(scaled, scratch);
+      macs = static_cast<double>(network_cost(scratch).total.macs);
+      costed.emplace_back(signature, macs);
+    }
     return std::optional<double>(std::log(macs / base_macs / s));
   };
   // Bracket in log t around log s, staying where the factors are valid.
