@@ -20,6 +20,8 @@ const std::vector<Command>& commands() {
       {"describe", "every layer of one scaled model, per-stage totals, depthwise/pointwise split",
        cmd_describe},
       {"bench", "build scaled models with oneDNN and measure their latency (median, p10, p90)", cmd_bench},
+      {"predict", "predict models' latency from this machine's unit latency table, beside the measured latency",
+       cmd_predict},
       {"search", "grid-search alpha, beta, gamma under alpha*beta^2*gamma^2 ~ 2: cost, latency, ranking", cmd_search},
       {"merge", "join the reports of a sharded search and re-rank", cmd_merge},
       {"compare", "scaling strategies side by side (compound, official, width, depth, resolution, uniform, fast)",

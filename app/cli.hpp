@@ -37,6 +37,7 @@ int run_cli(const std::vector<std::string>& args, Io& io);
 int cmd_table(const std::vector<std::string>& args, Io& io);
 int cmd_describe(const std::vector<std::string>& args, Io& io);
 int cmd_bench(const std::vector<std::string>& args, Io& io);
+int cmd_predict(const std::vector<std::string>& args, Io& io);
 int cmd_search(const std::vector<std::string>& args, Io& io);
 int cmd_merge(const std::vector<std::string>& args, Io& io);
 int cmd_compare(const std::vector<std::string>& args, Io& io);

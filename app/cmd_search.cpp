@@ -44,7 +44,17 @@ std::string command_line(const SearchPlan& p, const std::string& output) {
                               p.alpha.spec(), p.beta.spec(), p.gamma.spec(), p.calibrate ? "" : " --no-calibrate",
                               to_string(p.objective));
   if (!p.latency) {
-    c += " --no-latency";
+    c += " --latency none";
+  } else if (p.source == LatencySource::kPredicted) {
+    const auto& m = p.measure;
+    c += fmt::format(" --latency predicted --latency-table {} --threads {} --batch {} --layout {} --seed {}",
+                     shell_quote(p.table_path), m.threads, m.network.batch, to_string(m.network.layout), m.network.seed);
+    const std::string lowering = lowering_switches(m.network);
+    if (!lowering.empty()) c += " --lowering " + lowering;
+    if (!p.recalibrate) c += " --no-recalibrate";
+    if (p.verify > 0)
+      c += fmt::format(" --verify {} --runs {} --min-time {} --warmup {} --replicates {}", p.verify, m.settings.min_runs,
+                       shortest(m.settings.min_seconds), m.settings.warmup, m.settings.replicates);
   } else {
     const auto& m = p.measure;
     c += fmt::format(" --threads {} --batch {}", m.threads, m.network.batch);
@@ -96,7 +106,17 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
   check_phi(p.phi, "--phi");
   if (p.phi == 0)
     throw Error("--phi 0 builds the unscaled baseline for every triple: nothing to rank (use a phi other than 0)");
-  p.latency = r.count("no-latency") == 0;
+  const std::string latency = r["latency"].as<std::string>();
+  if (latency == "measured") p.source = LatencySource::kMeasured;
+  else if (latency == "predicted") p.source = LatencySource::kPredicted;
+  else if (latency == "none") p.source = LatencySource::kNone;
+  else throw Error(fmt::format("--latency {}: expected measured, predicted or none", latency));
+  if (r.count("no-latency")) {
+    if (r.count("latency") && p.source != LatencySource::kNone)
+      throw Error(fmt::format("--no-latency and --latency {} contradict each other", latency));
+    p.source = LatencySource::kNone;
+  }
+  p.latency = p.source != LatencySource::kNone;
   p.calibrate = p.latency && r.count("no-calibrate") == 0;
   if (auto rank = option_text(r, "rank-by")) {
     p.objective = parse_objective(*rank);
@@ -104,11 +124,11 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     p.objective = !p.latency ? Objective::kMacsError : p.calibrate ? Objective::kRelLatency : Objective::kNormLatency;
   }
   if (needs_latency(p.objective) && !p.latency)
-    throw Error(fmt::format("--rank-by {} needs latency; with --no-latency rank by macs-error, params or activations",
+    throw Error(fmt::format("--rank-by {} needs latency; with --latency none rank by macs-error, params or activations",
                             to_string(p.objective)));
   if (auto accuracy = option_text(r, "accuracy")) {
     if (!p.latency)
-      throw Error("--accuracy feeds the score, which needs latency: drop --no-latency (or --accuracy)");
+      throw Error("--accuracy feeds the score, which needs latency: drop --latency none (or --accuracy)");
     p.accuracy = parse_accuracy(read_text_file(*accuracy, "accuracy file", kMaxAccuracyFileBytes), *accuracy);
   } else if (p.objective == Objective::kScore) {
     throw Error("--rank-by score needs --accuracy FILE (CSV with alpha,beta,gamma,top1)");
@@ -132,13 +152,30 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     p.resume_source = *resume;
   }
   if (p.latency) p.measure = read_measure_options(r, kSearchMeasure);
-  else if (r.count("latency-cmd")) throw Error("--latency-cmd times the networks: drop --no-latency");
+  else if (r.count("latency-cmd")) throw Error("--latency-cmd times the networks: drop --latency none");
+  if (r.count("verify")) {
+    p.verify = int_option(r, "verify", 0, 1, 100000);
+    if (p.source != LatencySource::kPredicted)
+      throw Error("--verify measures the top predicted networks: it goes with --latency predicted");
+  }
+  if (p.source == LatencySource::kPredicted) {
+    if (p.measure.command)
+      throw Error("--latency predicted adds up oneDNN unit latencies; --latency-cmd times whole networks with your "
+                  "runtime: use --latency measured with it");
+    if (p.resume) throw Error("--resume continues a measured search; a predicted search is fast enough to run again");
+    const TableChoice table = latency_table_choice(r, p.baseline, p.measure);
+    p.table_path = table.path;
+    p.table_default = table.is_default;
+    p.recalibrate = r.count("no-recalibrate") == 0;
+  } else if (r.count("latency-table") || r.count("no-recalibrate")) {
+    throw Error(fmt::format("--{} goes with --latency predicted", r.count("latency-table") ? "latency-table" : "no-recalibrate"));
+  }
   if (auto out = option_text(r, "output")) {
     output = *out;
   } else {
     // A search without latency writes its own file: it must not replace a measured report.
     output = fmt::format("results/search-{}-phi{}{}{}.csv", file_name_piece(p.baseline.name), shortest(p.phi),
-                         p.latency ? "" : "-costs",
+                         !p.latency ? "-costs" : p.source == LatencySource::kPredicted ? "-predicted" : "",
                          p.shard_count > 1 ? fmt::format("-shard{}of{}", p.shard_index, p.shard_count) : "");
   }
   p.command = command_line(p, output);
@@ -165,8 +202,18 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
       ("phi", "Scale every candidate to the MACs of T^phi x the baseline's", cxxopts::value<std::string>()->default_value("1"), "PHI")
       ("no-calibrate", "Build each triple at phi itself, not at the phi* that matches the MAC budget (the paper's "
                        "procedure; ranks by norm-latency)")
-      ("no-latency", "Skip the latency measurement (fast; costs the models at phi itself and ranks by macs-error unless "
-                     "--rank-by says otherwise)")
+      ("latency", "measured (default): time every distinct network next to the baseline; predicted: add up this "
+                  "machine's unit latency table (units it lacks are measured first and kept; see effscale predict); none: "
+                  "costs only (fast; the models at phi itself, ranked by macs-error unless --rank-by says otherwise)",
+       cxxopts::value<std::string>()->default_value("measured"), "SRC")
+      ("no-latency", "The same as --latency none")
+      ("verify", "With --latency predicted: measure the top K distinct networks next to the baseline, show predicted "
+                 "beside measured and rank those K by the measurement", cxxopts::value<std::string>(), "K")
+      ("no-recalibrate", "With --latency predicted: use the table's stored fit instead of measuring its calibration "
+                         "networks again (about 10 s saved; the fit then holds for the machine as it was)")
+      ("latency-table", "With --latency predicted: the table to read and extend (default: this machine's and "
+                        "setting's file under $XDG_CACHE_HOME/effscale, else ~/.cache/effscale)",
+       cxxopts::value<std::string>(), "FILE")
       ("rank-by", "rel-latency (default: latency relative to the baseline timed next to it), norm-latency (latency x "
                   "target MACs / achieved MACs; default with --no-calibrate), latency, macs-error, params, activations, "
                   "score (needs --accuracy)", cxxopts::value<std::string>(), "OBJ")
@@ -185,7 +232,7 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   opts.add_options("Output")
       ("format", "Standard output: table (top candidates), csv or json (every candidate)",
        cxxopts::value<std::string>()->default_value("table"), "FMT")
-      ("o,output", "The full report (default results/search-<baseline>-phi<phi>.csv; -costs.csv with --no-latency; "
+      ("o,output", "The full report (default results/search-<baseline>-phi<phi>.csv; -costs.csv with --latency none, -predicted.csv with predicted; "
                    "'-' is standard output)", cxxopts::value<std::string>(), "FILE")
       ("plot", "Also draw the candidates' MAC ratio vs latency, top ones marked, as SVG", cxxopts::value<std::string>(), "FILE")
       ("h,help", "Show this help");
@@ -201,7 +248,7 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
     throw Error("--output - and --format csv|json would both write standard output; choose one");
   const int top = int_option(result, "top", 10, 1, 1000000);
   const auto plot_path = option_text(result, "plot");
-  if (plot_path && !plan.latency) throw Error("--plot draws latency; it cannot be used with --no-latency");
+  if (plot_path && !plan.latency) throw Error("--plot draws latency; it cannot be used with --latency none");
   InterruptGuard guard;
   const bool interrupt_after_batch = failpoint("interrupt-after-batch");
   // The outputs are prepared once the plan is known to be valid, before any work (the default

@@ -328,9 +328,19 @@ std::vector<std::pair<std::string, std::string>> input_files(const cxxopts::Pars
     const auto names = builtin_baseline_names();
     if (std::find(names.begin(), names.end(), b) == names.end()) inputs.emplace_back("--baseline file", b);
   }
-  for (const char* name : {"accuracy", "resume", "from-report"})
+  for (const char* name : {"accuracy", "resume", "from-report", "latency-table"})
     if (auto path = option_text(result, name)) inputs.emplace_back(fmt::format("--{} file", name), *path);
   return inputs;
+}
+
+TableChoice latency_table_choice(const cxxopts::ParseResult& result, const NetworkSpec& baseline,
+                                 const MeasureConfig& config) {
+  if (auto path = option_text(result, "latency-table")) {
+    if (path->empty() || *path == "-") throw Error("--latency-table needs a file name (the table is read and written back)");
+    return {*path, false};
+  }
+  return {default_latency_table_path(latency_table_key(baseline, config), [](const char* n) { return std::getenv(n); }),
+          true};
 }
 
 int int_option(const cxxopts::ParseResult& result, const std::string& name, int fallback, int min, int max) {

@@ -13,6 +13,7 @@
 
 #include "bench.hpp"
 #include "measure_onednn.hpp"
+#include "predict_pipeline.hpp"
 #include "cli.hpp"
 #include "cost.hpp"
 #include "io.hpp"
@@ -172,6 +173,15 @@ void add_measure_options(cxxopts::Options& options, const MeasureDefaults& defau
 
 /// Reads what add_measure_options declared.
 MeasureConfig read_measure_options(const cxxopts::ParseResult& result, const MeasureDefaults& defaults);
+
+/// The latency table a predicting command uses: --latency-table FILE, else the default cache file
+/// of this machine and setting (predict_pipeline.hpp); `is_default` when it is the latter.
+struct TableChoice {
+  std::string path;
+  bool is_default = false;
+};
+TableChoice latency_table_choice(const cxxopts::ParseResult& result, const NetworkSpec& baseline,
+                                 const MeasureConfig& config);
 
 /// A comma-separated list option, split and trimmed; empty items are an Error.
 std::vector<std::string> list_option(const std::string& text, const std::string& what);

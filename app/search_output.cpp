@@ -74,7 +74,7 @@ std::string search_summary_text(const ReportHeader& h, const std::vector<Candida
       const auto& l = r.latency;
       row.push_back(l ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", l->rel.estimate, l->rel.low, l->rel.high) : "");
       row.push_back(l ? fmt::format("{:.3f}", l->ms) : "");
-      row.push_back(l ? std::to_string(l->runs) : "");
+      row.push_back(l ? (l->runs > 0 ? std::to_string(l->runs) : "pred") : "");
     }
     row.push_back(value ? fmt::format("{:.4g}", *value) : r.status.text());
     t.rows.push_back(row);
@@ -111,6 +111,10 @@ std::string search_summary_text(const ReportHeader& h, const std::vector<Candida
                          r.rank, ranked.size(), r.tied ? " (tied with the winner)" : "", *value, *best,
                          100 * (*value / *best - 1));
     }
+  }
+  if (!h.verified.empty()) {
+    out << "\nverified: " << h.verified.front() << '\n';
+    for (size_t i = 1; i < h.verified.size(); ++i) out << "  " << h.verified[i] << '\n';
   }
   const size_t failed = static_cast<size_t>(std::count_if(ranked.begin(), ranked.end(), [](const auto& r) { return !r.ok(); }));
   if (failed) out << fmt::format("{} candidate(s) failed or were skipped; see the status column of the report\n", failed);

@@ -237,58 +237,58 @@ std::vector<std::string> measure_warnings(const MeasureOutcome& m) {
   return warnings;
 }
 
+MeasureOutcome measure_graphs(const std::function<Graph(int)>& graph_of, int networks, const MeasureConfig& config,
+                              std::vector<double> objective_scale, const std::atomic<bool>* stop,
+                              const std::function<void(const MeasureProgress&)>& progress,
+                              std::vector<OnednnTimer::BuildInfo>* builds) {
+  MeasurePlan plan;
+  plan.networks = networks;
+  plan.settings = config.settings;
+  plan.objective_scale = std::move(objective_scale);
+  std::vector<double> simulated_ms;  // the simulated machine's true times
+  for (int id = 0; id <= plan.networks; ++id) {
+    const Graph g = graph_of(id);
+    const NetworkCost cost = network_cost(g);
+    plan.bytes.push_back(network_memory_bytes(g, cost.total.params, config.network.batch));
+    // The reference is built in every batch: it must fit the limit like any candidate.
+    if (id == kReference && config.settings.memory_limit > 0)
+      check_network_memory(g, cost.total.params, config.network.batch, config.settings.memory_limit,
+                           "base (the reference every network is timed next to)");
+    // Tests: a deterministic machine instead of this one (measure.hpp): 25 GMAC/s, 3 us per layer.
+    simulated_ms.push_back(static_cast<double>(cost.total.macs) * config.network.batch / 25e6 +
+                           0.003 * static_cast<double>(g.layers.size()));
+  }
+  if (builds) builds->assign(static_cast<size_t>(plan.networks) + 1, {});
+  if (config.command) {
+    // The user's runtime; it takes precedence over the simulated machine (tests time commands).
+    CommandTimer timer(graph_of, *config.command, config.threads, config.network.batch, config.network.seed, stop);
+    return measure(plan, timer, stop, progress);
+  }
+  if (failpoint("simulated-machine")) {
+    SimulatedTimer::Settings simulated;
+    simulated.seed = config.settings.seed;
+    SimulatedTimer timer([&](int id) { return simulated_ms.at(static_cast<size_t>(id)); }, simulated);
+    return measure(plan, timer, stop, progress);
+  }
+  OnednnTimer timer(graph_of, config.network, config.threads);
+  MeasureOutcome outcome = measure(plan, timer, stop, progress);
+  if (builds)
+    for (int id = 0; id <= plan.networks; ++id)
+      if (const auto* info = timer.build_info(id)) (*builds)[static_cast<size_t>(id)] = *info;
+  return outcome;
+}
+
 MeasureOutcome measure_networks(const NetworkSpec& baseline, const std::vector<ScaleFactors>& candidates,
                                 const MeasureConfig& config, std::vector<double> objective_scale,
                                 const std::atomic<bool>* stop,
                                 const std::function<void(const MeasureProgress&)>& progress,
                                 std::vector<OnednnTimer::BuildInfo>* builds) {
-  auto factors_of = [&](int id) {
-    return id == kReference ? ScaleFactors{1.0, 1.0, baseline.resolution} : candidates.at(static_cast<size_t>(id) - 1);
+  auto graph_of = [&](int id) {
+    return expand(scale(baseline, id == kReference ? ScaleFactors{1.0, 1.0, baseline.resolution}
+                                                   : candidates.at(static_cast<size_t>(id) - 1)));
   };
-  MeasurePlan plan;
-  plan.networks = static_cast<int>(candidates.size());
-  plan.settings = config.settings;
-  plan.objective_scale = std::move(objective_scale);
-  Graph scratch;
-  for (int id = 0; id <= plan.networks; ++id) {
-    const NetworkCost cost = evaluate(baseline, factors_of(id), scratch);
-    plan.bytes.push_back(network_memory_bytes(scratch, cost.total.params, config.network.batch));
-    // The reference is built in every batch: it must fit the limit like any candidate.
-    if (id == kReference && config.settings.memory_limit > 0)
-      check_network_memory(scratch, cost.total.params, config.network.batch, config.settings.memory_limit,
-                           "base (the reference every network is timed next to)");
-  }
-  if (config.command) {
-    // The user's runtime; it takes precedence over the simulated machine (tests time commands).
-    CommandTimer timer([&](int id) { return expand(scale(baseline, factors_of(id))); }, *config.command, config.threads,
-                       config.network.batch, config.network.seed, stop);
-    MeasureOutcome outcome = measure(plan, timer, stop, progress);
-    if (builds) builds->assign(static_cast<size_t>(plan.networks) + 1, {});
-    return outcome;
-  }
-  if (failpoint("simulated-machine")) {
-    // Tests: a deterministic machine instead of this one (measure.hpp): 25 GMAC/s, 3 us per layer.
-    std::vector<double> true_ms;
-    for (int id = 0; id <= plan.networks; ++id) {
-      const NetworkCost cost = evaluate(baseline, factors_of(id), scratch);
-      true_ms.push_back(static_cast<double>(cost.total.macs) * config.network.batch / 25e6 +
-                        0.003 * static_cast<double>(scratch.layers.size()));
-    }
-    SimulatedTimer::Settings simulated;
-    simulated.seed = config.settings.seed;
-    SimulatedTimer timer([&](int id) { return true_ms.at(static_cast<size_t>(id)); }, simulated);
-    MeasureOutcome outcome = measure(plan, timer, stop, progress);
-    if (builds) builds->assign(static_cast<size_t>(plan.networks) + 1, {});
-    return outcome;
-  }
-  OnednnTimer timer([&](int id) { return expand(scale(baseline, factors_of(id))); }, config.network, config.threads);
-  MeasureOutcome outcome = measure(plan, timer, stop, progress);
-  if (builds) {
-    builds->assign(static_cast<size_t>(plan.networks) + 1, {});
-    for (int id = 0; id <= plan.networks; ++id)
-      if (const auto* info = timer.build_info(id)) (*builds)[static_cast<size_t>(id)] = *info;
-  }
-  return outcome;
+  return measure_graphs(graph_of, static_cast<int>(candidates.size()), config, std::move(objective_scale), stop,
+                        progress, builds);
 }
 
 }  // namespace effscale

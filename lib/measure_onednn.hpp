@@ -91,6 +91,14 @@ class OnednnTimer : public Timer {
   double start_;
 };
 
+/// Measures networks 1..`networks` next to the reference 0, network id being graph_of(id): with
+/// oneDNN, or with config.command when set, or (failpoint simulated-machine, for tests) on the
+/// simulated machine at 25 GMAC/s plus 3 us per layer. objective_scale and `builds` as below.
+MeasureOutcome measure_graphs(const std::function<Graph(int)>& graph_of, int networks, const MeasureConfig& config,
+                              std::vector<double> objective_scale, const std::atomic<bool>* stop,
+                              const std::function<void(const MeasureProgress&)>& progress,
+                              std::vector<OnednnTimer::BuildInfo>* builds = nullptr);
+
 /// Measures scaled networks of `baseline`: candidates[i] is network i + 1, the unscaled baseline
 /// is the reference; with oneDNN, or with config.command when set (builds then stay empty). Networks must fit config.settings.memory_limit each (with the reference);
 /// objective_scale as in MeasurePlan (empty: no racing). `builds`, if given, receives what building

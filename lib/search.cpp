@@ -370,6 +370,7 @@ std::string format_report(const ReportHeader& h, const std::vector<CandidateResu
   if (h.drift) out << "# drift: " << shortest(*h.drift) << '\n';
   out << "# objective: " << to_string(objective) << '\n';
   for (const auto& w : h.warnings) out << "# warning: " << w << '\n';
+  for (const auto& v : h.verified) out << "# verified: " << v << '\n';
   write_csv(report_table(ranked, objective, score), out);
   return out.str();
 }
@@ -397,6 +398,7 @@ Report parse_report(std::string_view text, std::string_view source) {
       else if (key == "key") h.key = SearchKey::parse(value);
       else if (key == "objective") h.objective = value;
       else if (key == "warning") h.warnings.push_back(value);
+      else if (key == "verified") h.verified.push_back(value);
       else if (key == "baseline-macs") h.baseline_macs = require_int(value, where);
       else if (key == "baseline-latency-ms") h.baseline_latency_ms = require_double(value, where);
       else if (key == "drift") h.drift = require_double(value, where);
@@ -470,7 +472,8 @@ void validate_report(const Report& report, const NetworkSpec& baseline, std::str
   constraint.tolerance = parse_decimal(field("tolerance"), "report tolerance", 4);
   const double phi = require_double(field("phi"), "report phi");
   const bool calibrate = field("calibrate") == "on";
-  const bool latency = field("latency") == "on";
+  const bool latency = field("latency") == "on" || field("latency") == "predicted";
+  const bool predicted = field("latency") == "predicted";
   const double target_ratio = std::pow(constraint.target.value(), phi);
   const Graph base_graph = expand(baseline);
   const std::int64_t base_macs = network_cost(base_graph).total.macs;
@@ -529,7 +532,7 @@ void validate_report(const Report& report, const NetworkSpec& baseline, std::str
           std::isfinite(l.rel.high)))
       throw Error(fmt::format("{}: rel_latency {} with interval [{}, {}] is not a positive estimate inside its interval",
                               where, shortest(l.rel.estimate), shortest(l.rel.low), shortest(l.rel.high)));
-    if (!(l.ms > 0 && std::isfinite(l.ms)) || !(l.p10_ms >= 0 && l.p10_ms <= l.p90_ms) || l.runs < 1)
+    if (!(l.ms > 0 && std::isfinite(l.ms)) || !(l.p10_ms >= 0 && l.p10_ms <= l.p90_ms) || (l.runs < 1 && !predicted))
       throw Error(fmt::format("{}: latency_ms {}, p10-p90 {}-{} ms, runs {}: not a measurement", where, shortest(l.ms),
                               shortest(l.p10_ms), shortest(l.p90_ms), l.runs));
   }

@@ -111,6 +111,7 @@ struct ReportHeader {
   std::optional<double> drift;                ///< max / min of the reference's median per batch
   std::string objective;
   std::vector<std::string> warnings;
+  std::vector<std::string> verified;  ///< --verify: predicted beside measured, one line per network
 };
 
 /// A report's rows and how they were ranked.

@@ -93,7 +93,129 @@ ScoreSettings score_settings(const std::optional<double>& latency_target_ms, con
   return score;
 }
 
+// Predictions for the distinct networks of `todo` (ok rows whose latency is not known yet) into
+// `known`; rows whose prediction fails (a unit could not be measured) are marked failed.
+void predict_rows(const SearchPlan& plan, std::vector<CandidateResult>& todo, std::map<std::string, Latency>& known,
+                  std::optional<TableOutcome>& table, const std::atomic<bool>* stop,
+                  const std::function<void(const MeasureProgress&)>& progress, double& prediction_seconds) {
+  std::map<std::string, ScaleFactors> networks;
+  for (const auto& r : todo)
+    if (r.ok() && !known.count(r.network)) networks.emplace(r.network, r.factors);
+  TablePlan tp;
+  tp.baseline = plan.baseline;
+  tp.measure = plan.measure;
+  tp.measure.settings = table_measure_settings(plan.measure.settings.seed);
+  tp.measure.settings.memory_limit = plan.max_memory;
+  tp.path = plan.table_path;
+  tp.create_folder = plan.table_default;
+  tp.recalibrate = plan.recalibrate;
+  std::vector<std::string> ids;
+  for (const auto& [id, f] : networks) {
+    ids.push_back(id);
+    tp.networks.push_back(expand(scale(plan.baseline, f)));
+  }
+  table = ensure_latency_table(tp, stop, progress);
+  if (table->interrupted) return;
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Prediction> predictions(ids.size());
+  tbb::parallel_for(size_t{0}, ids.size(), [&](size_t i) { predictions[i] = predict_graph(tp.networks[i], table->table); });
+  std::map<std::string, std::string> failed;
+  const std::string why = table->failures.empty() ? "" : "; " + join(table->failures, "; ");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!predictions[i].ok()) {
+      failed[ids[i]] = fmt::format("latency not predicted: {} unit(s) could not be measured{}", predictions[i].missing, why);
+      continue;
+    }
+    Latency l;
+    l.rel = predictions[i].rel;
+    l.ms = l.rel.estimate * table->reference_ms;
+    known.emplace(ids[i], l);
+  }
+  for (auto& r : todo)
+    if (auto f = failed.find(r.network); f != failed.end()) r.status = RowStatus::failed(f->second);
+  prediction_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+// --verify: the top `plan.verify` distinct networks of the ranked rows measured next to the
+// baseline, ranked by the measurement with the search's objective.
+void verify_top(const SearchPlan& plan, SearchOutcome& out, const std::atomic<bool>* stop,
+                const std::function<void(const MeasureProgress&)>& progress) {
+  const std::string baseline_network = network_id(expand(plan.baseline));
+  std::vector<CandidateResult> top;
+  std::set<std::string> seen;
+  for (const auto& r : out.results) {
+    if (static_cast<int>(top.size()) >= plan.verify) break;
+    if (r.rank == 0 || !r.latency || !seen.insert(r.network).second) continue;
+    top.push_back(r);
+  }
+  if (top.empty()) return;
+  // Measured in one run with the calibration networks, whose refit then predicts them again: the
+  // predictions and the measurements compared share the machine's state.
+  TablePlan tp;
+  tp.baseline = plan.baseline;
+  tp.measure = plan.measure;
+  tp.measure.settings.memory_limit = plan.max_memory;
+  tp.path = plan.table_path;
+  tp.create_folder = plan.table_default;
+  tp.recalibrate = true;
+  for (const auto& r : top) tp.measure_too.push_back(expand(scale(plan.baseline, r.factors)));
+  tp.networks = tp.measure_too;
+  TableOutcome t = ensure_latency_table(tp, stop, progress);
+  if (t.interrupted) {
+    out.interrupted = true;
+    return;
+  }
+  std::vector<CandidateResult> measured;
+  std::vector<double> predicted_rel, measured_rel;
+  for (size_t i = 0; i < top.size(); ++i) {
+    if (!t.measured.at(i)) continue;
+    const Prediction p = predict_graph(tp.measure_too[i], t.table);
+    if (!p.ok()) continue;
+    top[i].latency->rel = p.rel;
+    top[i].latency->ms = p.rel.estimate * t.reference_ms;
+    CandidateResult c = top[i];
+    c.latency = t.measured[i];
+    measured.push_back(c);
+    predicted_rel.push_back(p.rel.estimate);
+    measured_rel.push_back(c.latency->rel.estimate);
+  }
+  out.agreement = prediction_agreement(predicted_rel, measured_rel);
+  rank_results(measured, plan.objective, out.score);
+  std::map<std::string, const CandidateResult*> by_network;
+  for (const auto& r : top) by_network[r.network] = &r;
+  for (const auto& c : measured) out.verified.push_back({*by_network.at(c.network), *c.latency, c.rank, c.tied});
+  out.header.verified.push_back(fmt::format(
+      "top {} networks by prediction measured next to the baseline in {:.0f} s, with the calibration networks, whose "
+      "refit ({}) predicts them; predicted within 10% of measured: {}/{}, Spearman {:.2f}",
+      out.verified.size(), t.seconds, fit_words(t.table.overhead),
+      static_cast<int>(std::lround(out.agreement.within_10 * out.agreement.networks)), out.agreement.networks,
+      out.agreement.spearman));
+  for (const auto& v : out.verified)
+    out.header.verified.push_back(fmt::format(
+        "measured rank {}{} network {} ({}, {}, {}) predicted rank {}: predicted {:.4f} [{:.4f}, {:.4f}], measured "
+        "{:.4f} [{:.4f}, {:.4f}]", v.rank, v.tied ? "=" : "", v.row.network, v.row.candidate.alpha.text(),
+        v.row.candidate.beta.text(), v.row.candidate.gamma.text(), v.row.rank, v.row.latency->rel.estimate,
+        v.row.latency->rel.low, v.row.latency->rel.high, v.measured.rel.estimate, v.measured.rel.low,
+        v.measured.rel.high));
+  out.measurement = std::move(t.measurement);
+}
+
 }  // namespace
+
+Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured) {
+  Agreement a;
+  a.networks = static_cast<int>(std::min(predicted.size(), measured.size()));
+  if (a.networks == 0) return a;
+  int within = 0;
+  for (int i = 0; i < a.networks; ++i) {
+    const double e = std::fabs(predicted[i] / measured[i] - 1);
+    within += e <= 0.10;
+    a.max_error = std::max(a.max_error, e);
+  }
+  a.within_10 = static_cast<double>(within) / a.networks;
+  a.spearman = spearman(predicted, measured);
+  return a;
+}
 
 SearchKey search_key(const SearchPlan& p) {
   SearchKey k;
@@ -106,7 +228,7 @@ SearchKey search_key(const SearchPlan& p) {
               {"alpha", p.alpha.spec()},
               {"beta", p.beta.spec()},
               {"gamma", p.gamma.spec()},
-              {"latency", p.latency ? "on" : "off"}};
+              {"latency", !p.latency ? "off" : p.source == LatencySource::kPredicted ? "predicted" : "on"}};
   if (p.latency) {
     const MachineInfo machine = this_machine();
     const auto& n = p.measure.network;
@@ -209,6 +331,22 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
   out.counts.evaluated = todo.size();
   evaluate_candidates(plan, baseline_macs, todo);
 
+  // Predicted latency: every distinct network's prediction from the latency table (its missing
+  // units measured first), taken as known, as a resumed report's latencies are.
+  std::optional<TableOutcome> table;
+  if (plan.latency && plan.source == LatencySource::kPredicted) {
+    predict_rows(plan, todo, known, table, stop, callbacks.progress, out.prediction_seconds);
+    if (table->interrupted) {  // the units measured so far are in the table file; no row is ranked
+      out.interrupted = true;
+      out.table = std::move(table);
+      out.results = kept;
+      rank_results(out.results, plan.objective, out.score);
+      out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      return out;
+    }
+    header.baseline_latency_ms = table->reference_ms;
+  }
+
   // Distinct networks to time: each once; the baseline itself is the reference.
   std::map<std::string, int> id_of;
   std::vector<ScaleFactors> factors;
@@ -274,7 +412,16 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
       o.header.timing = measure_words(plan.measure, *m);
       o.header.warnings = measure_warnings(*m);
     } else if (!plan.latency) {
-      o.header.timing = "latency not measured (--no-latency)";
+      o.header.timing = "latency not measured (--latency none)";
+    } else if (plan.source == LatencySource::kPredicted && table) {
+      const TableOutcome& t = *table;
+      o.header.timing = fmt::format(
+          "latency predicted from the unit latency table {} ({} units; {} measured in this run in {:.1f} s; the table "
+          "took {:.1f} s to measure in all; fit {} on {} calibration networks{}, residual sd {:.1f}%)",
+          t.path, t.table.units.size(), t.units_measured, t.seconds, t.table.build_seconds, fit_words(t.table.overhead),
+          t.table.overhead.networks, t.calibration_networks ? " measured in this run" : " of an earlier run",
+          100 * t.table.overhead.residual_sd);
+      if (!t.rebuilt.empty()) o.header.warnings.push_back("the latency table was rebuilt: " + t.rebuilt);
     } else {
       o.header.timing = "nothing measured in this run (every network came from --resume)";
     }
@@ -308,6 +455,9 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
   } else {
     finish(out, assemble(nullptr, true), nullptr);
   }
+  out.table = std::move(table);
+  if (plan.latency && plan.source == LatencySource::kPredicted && plan.verify > 0)
+    verify_top(plan, out, stop, callbacks.progress);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }

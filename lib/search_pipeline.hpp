@@ -11,9 +11,17 @@
 #include <vector>
 
 #include "measure_onednn.hpp"
+#include "predict_pipeline.hpp"
 #include "search.hpp"
 
 namespace effscale {
+
+/// Where a search's latencies come from.
+enum class LatencySource {
+  kMeasured,   ///< every distinct network timed next to the baseline
+  kPredicted,  ///< the latency table's prediction (predict_pipeline.hpp); --verify measures the top K
+  kNone,       ///< costs only
+};
 
 /// Everything a search needs.
 struct SearchPlan {
@@ -26,7 +34,12 @@ struct SearchPlan {
   /// baseline's (equal-MAC comparison); false: at phi itself (the paper's procedure). The command
   /// line turns it off for searches without latency, which rank the literal models' costs.
   bool calibrate = true;
-  bool latency = true;                         ///< measure (else costs only)
+  bool latency = true;                         ///< has latency, measured or predicted (else costs only)
+  LatencySource source = LatencySource::kMeasured;
+  std::string table_path;                      ///< kPredicted: the latency table
+  bool table_default = false;                  ///< ... at its default place (its folder is created)
+  bool recalibrate = true;                     ///< kPredicted: refit on calibration networks measured now
+  int verify = 0;                              ///< kPredicted: measure the top K distinct networks
   Objective objective = Objective::kRelLatency;
   AccuracyTable accuracy;                      ///< --accuracy, may be empty
   std::optional<double> latency_target_ms;     ///< score's T (default: baseline latency x T^phi)
@@ -37,6 +50,25 @@ struct SearchPlan {
   std::int64_t max_memory = 0;                 ///< bytes a network may need (network_memory_bytes)
   std::string command;                         ///< the command line, for the report
 };
+
+/// One network of --verify: its best-ranked candidate, predicted beside measured.
+struct VerifiedNetwork {
+  CandidateResult row;   ///< with the predicted latency, and its rank by prediction
+  Latency measured;
+  int rank = 0;          ///< by the measurement, among the verified
+  bool tied = false;     ///< its measured interval overlaps the measured winner's
+};
+
+/// How well predictions agree with measurements.
+struct Agreement {
+  int networks = 0;
+  double within_10 = 0;     ///< fraction with |predicted / measured - 1| <= 10%
+  double max_error = 0;     ///< largest |predicted / measured - 1|
+  double spearman = 0;      ///< between predicted and measured relative latencies
+};
+
+/// Agreement of predicted[i] with measured[i] (relative latencies).
+Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured);
 
 /// Sizes for summaries.
 struct SearchCounts {
@@ -57,6 +89,10 @@ struct SearchOutcome {
   double seconds = 0;
   bool interrupted = false;  ///< rows of networks not completely measured were dropped
   std::optional<MeasureOutcome> measurement;
+  std::optional<TableOutcome> table;           ///< kPredicted: the latency table and what building it took
+  double prediction_seconds = 0;               ///< kPredicted: predicting every candidate
+  std::vector<VerifiedNetwork> verified;       ///< --verify, ranked by the measurement
+  Agreement agreement;                         ///< --verify: predicted vs measured over the verified networks
 };
 
 /// Callbacks of a running search (each may be empty).

@@ -223,7 +223,7 @@ TEST_CASE("bench and compare time with the command too, options that need oneDNN
   test::expect_error({"bench", "b0", "--latency-cmd", command, "--layers"}, 2, "--layers times oneDNN's primitives");
   test::expect_error({"bench", "b0", "--latency-cmd", command, "--peak"}, 2, "--peak measures oneDNN's");
   test::expect_error({"bench", "b0", "--latency-cmd", command, "--layout", "nhwc"}, 2, "--layout applies to oneDNN");
-  test::expect_error({"search", "--latency-cmd", command, "--no-latency"}, 2, "drop --no-latency");
+  test::expect_error({"search", "--latency-cmd", command, "--no-latency"}, 2, "drop --latency none");
   test::expect_error({"compare", "--latency-cmd", command, "--no-latency"}, 2, "drop --no-latency");
   test::expect_error({"bench", "b0", "--latency-timeout", "3"}, 2, "--latency-timeout needs --latency-cmd");
   test::expect_error({"bench", "b0", "--latency-cmd", command, "--latency-timeout", "0"}, 2, "out of range");

@@ -100,6 +100,9 @@ struct OnednnNetwork::Impl {
 
   Graph graph;
   NetworkOptions options;
+  bool blocked_input() const {
+    return options.blocked_input && !graph.layers.empty() && graph.layers[0].role != LayerRole::kStem;
+  }
   dnnl::engine engine;
   dnnl::stream stream;
   Tag act_tag = Tag::nChw16c;
@@ -460,7 +463,8 @@ struct OnednnNetwork::Impl {
     act_tag = options.layout == ActivationLayout::kNhwc ? Tag::nhwc : (avx512 ? Tag::nChw16c : Tag::nChw8c);
     const TensorInfo& image = graph.tensors.at(0);
     tensor_value.assign(graph.tensors.size(), -1);
-    tensor_value[0] = add_value(memory::desc({batch(), image.c, image.h, image.w}, Dt::f32, Tag::nchw), -1);
+    tensor_value[0] =
+        add_value(memory::desc({batch(), image.c, image.h, image.w}, Dt::f32, blocked_input() ? act_tag : Tag::nchw), -1);
     values[tensor_value[0]].pinned = true;
     for (int i = 0; i < static_cast<int>(graph.layers.size()); ++i) {
       try {
@@ -494,6 +498,16 @@ OnednnNetwork::~OnednnNetwork() = default;
 
 void OnednnNetwork::set_input(const std::vector<float>& nchw) {
   const memory& in = impl_->value_memory[impl_->tensor_value[0]];
+  if (impl_->blocked_input()) {
+    const memory::dims d = in.get_desc().dims();
+    const auto elements = static_cast<size_t>(d[0] * d[1] * d[2] * d[3]);
+    if (nchw.size() != elements)
+      throw Error(fmt::format("input has {} values, the network takes {}", nchw.size(), elements));
+    memory src(memory::desc(d, Dt::f32, Tag::nchw), impl_->engine, const_cast<float*>(nchw.data()));
+    dnnl::reorder(src, in).execute(impl_->stream, src, const_cast<memory&>(in));
+    impl_->stream.wait();
+    return;
+  }
   const size_t bytes = in.get_desc().get_size();
   if (nchw.size() * sizeof(float) != bytes)
     throw Error(fmt::format("input has {} values, the network takes {}", nchw.size(), bytes / sizeof(float)));

@@ -30,6 +30,10 @@ struct NetworkOptions {
   ActivationLayout layout = ActivationLayout::kBlocked;
   bool reuse_buffers = true;      ///< share activation buffers between tensors whose lives do not overlap
   bool forbid_reference = false;  ///< throw when oneDNN picks a slow reference ("ref") kernel
+  /// A graph that does not start with the stem (a unit of a network, units.hpp) gets its input
+  /// tensor in the activation layout, as the unit's input is inside the network; set_input
+  /// reorders the plain NCHW input into it. The stem always reads the plain image.
+  bool blocked_input = false;
   // Lowering choices, kept switchable so that their effect can be measured (bench --lowering).
   bool inplace_scale = true;      ///< SE multiply writes into its input (dst = src0)
   bool fuse_residual = true;      ///< residual add as a sum post-op of the projection (else a binary add)
