@@ -142,7 +142,7 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
                         "Builds each model as a oneDNN primitive graph (synthetic weights) and measures its latency next to\n"
                         "the unscaled baseline, in randomized interleaved rounds: latency (relative latency x the baseline's\n"
                         "median), the relative latency with its 95% interval, and the spread of the model's own runs.\n"
-                        "Models: names (b0..b8, l2, base), --phi values, or --width/--depth/--resolution; default b0.");
+                        "Models: names (b0..b8, l2, base, w1.1d1.2r260), --phi values, or --width/--depth/--resolution; default b0.");
   opts.positional_help("[MODEL...]");
   opts.add_options("Model")("model", "Model names", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"model"});

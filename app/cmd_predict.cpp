@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "cli.hpp"
@@ -65,6 +66,9 @@ std::string table_words(const TableOutcome& t) {
                      t.seconds);
   else
     s += "; every unit was cached";
+  if (t.anchors > 0)
+    s += fmt::format("; {} anchor units timed again carried the new ones into the table's state (now = {:.3f} x "
+                     "table^{:.3f})", t.anchors, std::exp(t.anchor_map.offset), t.anchor_map.slope);
   s += fmt::format(" (the table took {:.1f} s to measure in all)", t.table.build_seconds);
   return s;
 }
@@ -95,6 +99,11 @@ std::string to_text(const PredictOutcome& o, bool units) {
     t.rows.push_back(std::move(row));
   }
   write_text(t, out);
+  const Agreement& a = o.agreement;
+  if (a.networks > 1)
+    out << fmt::format("\npredicted within 10% of measured: {}/{} ({:.1f}%); largest error {:.1f}%; Spearman {:.3f}\n",
+                       static_cast<int>(std::lround(a.within_10 * a.networks)), a.networks, 100 * a.within_10,
+                       100 * a.max_error, a.spearman);
   if (units) {
     for (const auto& r : o.rows) {
       out << fmt::format("\n{}: units (predicted = the unit timed alone; in network = its primitives' share of the "
@@ -125,8 +134,8 @@ int cmd_predict(const std::vector<std::string>& args, Io& io) {
       "Predicts each model's latency from this machine's latency table: the sum of its units (stem, blocks, head),\n"
       "each timed alone next to the unscaled baseline, plus a fitted overhead, with a 95% interval. Units the table\n"
       "lacks are measured first and kept. Then the models are measured next to the baseline, so that the prediction\n"
-      "can be judged (--no-measure: prediction only). Models: names (b0..b8, l2, base), --phi values, or\n"
-      "--width/--depth/--resolution; default b0.");
+      "can be judged (--no-measure: prediction only). Models: names (b0..b8, l2, base, w1.1d1.2r260), --phi values,\n"
+      "or --width/--depth/--resolution; default b0.");
   opts.positional_help("[MODEL...]");
   opts.add_options("Model")("model", "Model names", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"model"});
@@ -185,12 +194,16 @@ int cmd_predict(const std::vector<std::string>& args, Io& io) {
                         {{"latency_table", outcome.table.path},
                          {"table_units", std::int64_t(outcome.table.table.units.size())},
                          {"units_measured", std::int64_t(outcome.table.units_measured)},
+                         {"anchors", std::int64_t(outcome.table.anchors)},
                          {"table_seconds", outcome.table.table.build_seconds},
                          {"reference_ms", outcome.table.reference_ms},
                          {"fit_scale", outcome.table.table.overhead.scale},
                          {"overhead_constant", outcome.table.table.overhead.constant},
                          {"overhead_per_unit", outcome.table.table.overhead.per_unit},
-                         {"overhead_residual_sd", outcome.table.table.overhead.residual_sd}},
+                         {"overhead_residual_sd", outcome.table.table.overhead.residual_sd},
+                         {"within_10", outcome.agreement.within_10},
+                         {"max_error", outcome.agreement.max_error},
+                         {"spearman", outcome.agreement.spearman}},
                         {{"models", model_data(outcome)}, {"units", unit_data(outcome)}});
       break;
   }

@@ -37,10 +37,12 @@ std::string file_name_piece(const std::string& name) {
   return out;
 }
 
-std::string command_line(const SearchPlan& p, const std::string& output) {
+std::string command_line(const SearchPlan& p, const std::string& output, const std::vector<double>& phis) {
+  std::vector<std::string> phi_names;
+  for (double phi : phis) phi_names.push_back(shortest(phi));
   std::string c = fmt::format("effscale search --baseline {} --phi {} --target {} --tolerance {} --alpha {} --beta {} "
                               "--gamma {}{} --rank-by {}",
-                              p.baseline_arg, shortest(p.phi), p.constraint.target.text(), p.constraint.tolerance.text(),
+                              p.baseline_arg, join(phi_names, ","), p.constraint.target.text(), p.constraint.tolerance.text(),
                               p.alpha.spec(), p.beta.spec(), p.gamma.spec(), p.calibrate ? "" : " --no-calibrate",
                               to_string(p.objective));
   if (!p.latency) {
@@ -81,7 +83,7 @@ std::string format_duration(double seconds) {
 }
 
 // Reads the options into a plan; `output` receives the report's path.
-SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
+SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output, std::vector<double>& phis) {
   SearchPlan p;
   const ModelOptions model = read_baseline_options(r);
   p.baseline = model.baseline;
@@ -102,10 +104,16 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
   p.constraint.tolerance = decimal_option("tolerance");
   if (p.constraint.tolerance.value() > 1)
     throw Error(fmt::format("--tolerance {} is out of range [0, 1]", p.constraint.tolerance.text()));
-  p.phi = require_double(r["phi"].as<std::string>(), "--phi");
-  check_phi(p.phi, "--phi");
-  if (p.phi == 0)
-    throw Error("--phi 0 builds the unscaled baseline for every triple: nothing to rank (use a phi other than 0)");
+  for (const auto& item : list_option(r["phi"].as<std::string>(), "--phi")) {
+    const double phi = require_double(item, "--phi");
+    check_phi(phi, "--phi");
+    if (phi == 0)
+      throw Error("--phi 0 builds the unscaled baseline for every triple: nothing to rank (use a phi other than 0)");
+    if (std::find(phis.begin(), phis.end(), phi) != phis.end()) throw Error(fmt::format("--phi {} is listed twice", item));
+    phis.push_back(phi);
+  }
+  if (phis.size() > 8) throw Error("--phi takes at most 8 values");
+  p.phi = phis.front();
   const std::string latency = r["latency"].as<std::string>();
   if (latency == "measured") p.source = LatencySource::kMeasured;
   else if (latency == "predicted") p.source = LatencySource::kPredicted;
@@ -174,11 +182,14 @@ SearchPlan read_plan(const cxxopts::ParseResult& r, std::string& output) {
     output = *out;
   } else {
     // A search without latency writes its own file: it must not replace a measured report.
-    output = fmt::format("results/search-{}-phi{}{}{}.csv", file_name_piece(p.baseline.name), shortest(p.phi),
+    std::vector<std::string> phi_names;
+    for (double phi : phis) phi_names.push_back(shortest(phi));
+    output = fmt::format("results/search-{}-phi{}{}{}.csv", file_name_piece(p.baseline.name),
+                         join(phi_names, "-") + (phis.size() > 1 ? "-family" : ""),
                          !p.latency ? "-costs" : p.source == LatencySource::kPredicted ? "-predicted" : "",
                          p.shard_count > 1 ? fmt::format("-shard{}of{}", p.shard_index, p.shard_count) : "");
   }
-  p.command = command_line(p, output);
+  p.command = command_line(p, output, phis);
   return p;
 }
 
@@ -199,7 +210,9 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
       ("gamma", "Resolution grid start:stop:step", cxxopts::value<std::string>()->default_value("1.0:1.5:0.05"), "RANGE")
       ("target", "T: the FLOPs multiplier per unit of phi", cxxopts::value<std::string>()->default_value("2"), "T")
       ("tolerance", "Keep triples with |product - T| / T within this", cxxopts::value<std::string>()->default_value("0.05"), "X")
-      ("phi", "Scale every candidate to the MACs of T^phi x the baseline's", cxxopts::value<std::string>()->default_value("1"), "PHI")
+      ("phi", "Scale every candidate to the MACs of T^phi x the baseline's; a list (1,2,3) ranks each triple by the "
+              "geometric mean of its relative latency over those phi (the family it generates)",
+       cxxopts::value<std::string>()->default_value("1"), "PHI")
       ("no-calibrate", "Build each triple at phi itself, not at the phi* that matches the MAC budget (the paper's "
                        "procedure; ranks by norm-latency)")
       ("latency", "measured (default): time every distinct network next to the baseline; predicted: add up this "
@@ -243,7 +256,8 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   }
   const Format format = read_format(result);
   std::string output;
-  const SearchPlan plan = read_plan(result, output);
+  std::vector<double> phis;
+  const SearchPlan plan = read_plan(result, output, phis);
   if (output == "-" && format != Format::kTable)
     throw Error("--output - and --format csv|json would both write standard output; choose one");
   const int top = int_option(result, "top", 10, 1, 1000000);
@@ -286,6 +300,58 @@ int cmd_search(const std::vector<std::string>& args, Io& io) {
   };
   if (io.err_is_terminal && plan.latency)
     io.err << "search: costing and calibrating the candidates, then measuring (Ctrl-C keeps what is measured)\n";
+  if (phis.size() > 1) {
+    if (plot_path) throw Error("--plot draws one phi's candidates; with several --phi values it is not available");
+    if (format == Format::kJson) throw Error("--phi with several values writes CSV; use --format table or csv");
+    callbacks.checkpoint = nullptr;
+    const FamilyOutcome family = run_family_search(plan, phis, &InterruptGuard::flag(), callbacks);
+    if (io.err_is_terminal) io.err << '\n';
+    std::ostringstream report;
+    std::vector<std::string> phi_names;
+    for (double phi : phis) phi_names.push_back(shortest(phi));
+    report << "# effscale family search: triples ranked by the geometric mean of their relative latency over phi "
+           << join(phi_names, ", ") << '\n';
+    report << "# command: " << plan.command << '\n';
+    for (size_t i = 0; i < family.searches.size(); ++i)
+      report << "# phi " << phi_names[i] << ": " << family.searches[i].header.timing << '\n';
+    const DataTable table = family_table(family);
+    write_csv(table, report);
+    outputs->write({{"output", report.str()}}, io);
+    if (family.interrupted) {
+      io.err << "effscale: interrupted; the family report holds the phi values that completed\n";
+      return kExitInterrupted;
+    }
+    std::ostringstream out;
+    if (format == Format::kCsv) {
+      write_csv(table, out);
+    } else {
+      out << plan.command << '\n';
+      for (size_t i = 0; i < family.searches.size(); ++i)
+        out << "phi " << phi_names[i] << ": " << family.searches[i].header.timing << '\n';
+      out << fmt::format("{} triples ranked by the geometric mean over phi {} of their relative latency ({:.1f} s)\n\n",
+                         family.rows.size(), join(phi_names, ", "), family.seconds);
+      TextTable t;
+      t.headers = {"rank", "alpha", "beta", "gamma", "geomean rel [95%]"};
+      for (const auto& name : phi_names) t.headers.push_back("phi " + name);
+      t.right_aligned.assign(t.headers.size(), true);
+      for (size_t k = 0; k < family.rows.size() && static_cast<int>(k) < top; ++k) {
+        const FamilyRow& r = family.rows[k];
+        std::vector<std::string> row = {r.rank > 0 ? std::to_string(r.rank) + (r.tied ? "=" : " ") : "- ",
+                                        r.candidate.alpha.text(), r.candidate.beta.text(), r.candidate.gamma.text(),
+                                        r.geomean ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", r.geomean->estimate,
+                                                                r.geomean->low, r.geomean->high)
+                                                  : r.status};
+        for (const auto& p : r.per_phi)
+          row.push_back(p.latency ? fmt::format("{:.3f} @{}", p.latency->rel.estimate, p.factors.resolution) : "-");
+        t.rows.push_back(std::move(row));
+      }
+      write_text(t, out);
+      out << fmt::format("\nreport: {} ({} rows)\n", output, family.rows.size());
+    }
+    io.out << out.str();
+    io.out.flush();
+    return kExitOk;
+  }
   const SearchOutcome outcome = run_search(plan, &InterruptGuard::flag(), callbacks);
   if (io.err_is_terminal && plan.latency) io.err << '\n';
 

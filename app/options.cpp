@@ -179,6 +179,18 @@ ModelChoice resolve_model(const std::string& raw_name, const ModelOptions& optio
   if (name == "base" || name == options.baseline.name) {
     return {"base", ModelKind::kBase, {1.0, 1.0, options.baseline.resolution}, NAN};
   }
+  // "w1.1d1.2r260": width, depth and resolution in the name (many custom models in one command).
+  if (name.size() > 1 && name[0] == 'w' && name.find('d') != std::string::npos && name.find('r') != std::string::npos) {
+    const size_t d = name.find('d'), r = name.find('r');
+    const auto width = parse_double(std::string_view(name).substr(1, d - 1));
+    const auto depth = d < r ? parse_double(std::string_view(name).substr(d + 1, r - d - 1)) : std::nullopt;
+    const auto resolution = parse_int(std::string_view(name).substr(r + 1));
+    if (!width || !depth || !resolution || *resolution < 1 || *resolution > 1000000000)
+      throw Error(fmt::format("model '{}' is not w<width>d<depth>r<resolution> (e.g. w1.1d1.2r260)", raw_name));
+    const ScaleFactors f{*width, *depth, static_cast<int>(*resolution)};
+    check_factors(f);
+    return {name, ModelKind::kCustom, f, NAN};
+  }
   const bool presets = has_published_presets(options.baseline);
   if (auto preset = find_preset(name)) {
     if (preset->name == "b0") return {"b0", ModelKind::kBase, {1.0, 1.0, options.baseline.resolution}, NAN};
@@ -193,7 +205,8 @@ ModelChoice resolve_model(const std::string& raw_name, const ModelOptions& optio
     for (const auto& p : official_presets()) valid.push_back(p.name);
   valid.push_back("base");
   std::string hint = closest_match(name, valid);
-  throw Error(fmt::format("unknown model '{}'{} (valid: {}; or use --phi or --width/--depth/--resolution)",
+  throw Error(fmt::format("unknown model '{}'{} (valid: {}; or w<width>d<depth>r<resolution>, --phi, or "
+                          "--width/--depth/--resolution)",
                           raw_name, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
                           join(valid, ", ")));
 }

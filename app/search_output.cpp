@@ -93,10 +93,16 @@ std::string search_summary_text(const ReportHeader& h, const std::vector<Candida
           ++candidates;
           last_rank = std::max(last_rank, r.rank);
         }
-      out << fmt::format("\ntied: the measurement cannot order the first {} networks ({} candidates, ranks 1-{}, marked "
-                         "'='): their 95% intervals overlap the winner's [{:.4g}, {:.4g}]. Any of them is as fast as "
-                         "the winner on this machine; more --budget narrows the intervals.\n",
-                         networks, candidates, last_rank, winner->low, winner->high);
+      if (h.key.get("latency") == "predicted")
+        out << fmt::format("\ntied: the prediction cannot order the first {} networks ({} candidates, ranks 1-{}, marked "
+                           "'='): their 95% intervals overlap the winner's [{:.4g}, {:.4g}]; --verify K measures the "
+                           "top K.\n",
+                           networks, candidates, last_rank, winner->low, winner->high);
+      else
+        out << fmt::format("\ntied: the measurement cannot order the first {} networks ({} candidates, ranks 1-{}, marked "
+                           "'='): their 95% intervals overlap the winner's [{:.4g}, {:.4g}]. Any of them is as fast as "
+                           "the winner on this machine; more --budget narrows the intervals.\n",
+                           networks, candidates, last_rank, winner->low, winner->high);
     } else if (ranked.size() > 1 && winner) {
       out << fmt::format("\nthe winner {} stands alone: its 95% interval [{:.4g}, {:.4g}] overlaps no other network's.\n",
                          triple(ranked.front().candidate), winner->low, winner->high);

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
 #include <sys/stat.h>
 
 #include "error.hpp"
+#include "failpoint.hpp"
 #include "io.hpp"
 #include "text.hpp"
 
@@ -27,6 +29,8 @@ SearchKey latency_table_key(const NetworkSpec& baseline, const MeasureConfig& co
               {"layout", std::string(to_string(config.network.layout))},
               {"lowering", lowering.empty() ? "default" : lowering},
               {"reference", network_id(expand(baseline))}};
+  // The tests' simulated machine (measure_onednn.hpp) must never share a table with this one.
+  if (failpoint("simulated-machine")) k.fields.emplace_back("timer", "simulated");
   return k;
 }
 
@@ -66,6 +70,27 @@ std::vector<ScaleFactors> calibration_models(const NetworkSpec& baseline) {
   for (const auto& [d, w, r] : dwr)
     models.push_back({w, d, static_cast<int>(std::lround(baseline.resolution * r))});  // ScaleFactors is (width, depth, res)
   return models;
+}
+
+AnchorMap fit_anchor_map(const std::vector<std::pair<double, double>>& logs) {
+  AnchorMap map;
+  if (logs.empty()) return map;
+  const double n = static_cast<double>(logs.size());
+  double mx = 0, my = 0;
+  for (const auto& [x, y] : logs) {
+    mx += x / n;
+    my += y / n;
+  }
+  double sxx = 0, sxy = 0;
+  for (const auto& [x, y] : logs) {
+    sxx += (x - mx) * (x - mx);
+    sxy += (x - mx) * (y - my);
+  }
+  // A slope only from enough anchors spread over sizes, and only a plausible one; else a factor.
+  map.slope = logs.size() >= 4 && sxx > 0.5 ? sxy / sxx : 1.0;
+  if (!(map.slope > 0.5 && map.slope < 2.0)) map.slope = 1.0;
+  map.offset = my - map.slope * mx;
+  return map;
 }
 
 Prediction predict_graph(const Graph& graph, const LatencyTable& table) {
@@ -148,6 +173,34 @@ TableOutcome ensure_latency_table(const TablePlan& plan, const std::atomic<bool>
     }
   }
   const int units = static_cast<int>(graphs.size());
+  // Anchors: when new units join a table measured earlier, units it already has (the reference's
+  // and the calibration networks', whose shapes are known) are timed again beside them; the new
+  // units are then carried into the table's own state through the anchors' old and new latencies.
+  std::vector<std::pair<std::string, Graph>> anchors;
+  if (units > 0 && !table.units.empty()) {
+    std::map<std::string, Graph> known;
+    auto add_known = [&](const Graph& g) {
+      for (auto& u : split_units(g))
+        if (table.units.count(u.key)) known.emplace(u.key, std::move(u.graph));
+    };
+    add_known(reference);
+    for (const auto& f : calibration_models(plan.baseline)) add_known(expand(scale(plan.baseline, f)));
+    std::vector<std::pair<double, std::string>> by_size;
+    for (const auto& [k, g] : known) by_size.emplace_back(table.units.at(k).rel.estimate, k);
+    std::sort(by_size.begin(), by_size.end());
+    const size_t n = std::min(by_size.size(), kAnchorUnits);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& k = by_size[n == 1 ? 0 : i * (by_size.size() - 1) / (n - 1)].second;
+      if (std::none_of(anchors.begin(), anchors.end(), [&](const auto& a) { return a.first == k; }))
+        anchors.emplace_back(k, known.at(k));
+    }
+  }
+  const int first_anchor = static_cast<int>(graphs.size()) + 1;
+  for (const auto& [k, g] : anchors) {
+    graphs.push_back(g);
+    keys.push_back(k);
+    names.push_back(table.units.at(k).name);
+  }
   std::vector<int> calibration_id, extra_id;
   std::map<std::string, int> whole;  // network id -> graph id, so that a network is measured once
   auto add_whole = [&](const Graph& g) {
@@ -175,12 +228,22 @@ TableOutcome ensure_latency_table(const TablePlan& plan, const std::atomic<bool>
                                     static_cast<int>(graphs.size()), config, {}, stop, progress);
   out.interrupted = m.interrupted;
   out.seconds = m.seconds;
+  std::vector<std::pair<double, double>> anchor_logs;  // (log rel in the table, log rel now)
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    const NetworkMeasurement& n = m.networks.at(static_cast<size_t>(first_anchor) + i);
+    if (n.ok() && n.complete)
+      anchor_logs.emplace_back(std::log(table.units.at(anchors[i].first).rel.estimate), std::log(n.rel.estimate));
+  }
+  out.anchor_map = fit_anchor_map(anchor_logs);
+  out.anchors = static_cast<int>(anchor_logs.size());
   for (int id = 1; id <= units; ++id) {
     const NetworkMeasurement& n = m.networks.at(static_cast<size_t>(id));
     if (!n.failure.empty()) {
       out.failures.push_back(fmt::format("{}: {}", names[id - 1], n.failure));
     } else if (n.complete) {
-      table.units[keys[id - 1]] = {n.rel, n.runs, names[id - 1]};
+      const Interval rel{out.anchor_map.to_table(n.rel.estimate), out.anchor_map.to_table(n.rel.low),
+                         out.anchor_map.to_table(n.rel.high)};
+      table.units[keys[id - 1]] = {rel, n.runs, names[id - 1]};
       ++out.units_measured;
     }
   }
@@ -221,6 +284,21 @@ TableOutcome ensure_latency_table(const TablePlan& plan, const std::atomic<bool>
   }
   out.measurement = std::move(m);
   return out;
+}
+
+Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured) {
+  Agreement a;
+  a.networks = static_cast<int>(std::min(predicted.size(), measured.size()));
+  if (a.networks == 0) return a;
+  int within = 0;
+  for (int i = 0; i < a.networks; ++i) {
+    const double e = std::fabs(predicted[i] / measured[i] - 1);
+    within += e <= 0.10;
+    a.max_error = std::max(a.max_error, e);
+  }
+  a.within_10 = static_cast<double>(within) / a.networks;
+  a.spearman = spearman(predicted, measured);
+  return a;
 }
 
 std::string unit_of_primitive(const std::string& name) {
@@ -270,6 +348,12 @@ PredictOutcome run_predict(const PredictPlan& plan, const std::atomic<bool>* sto
                                         join(out.table.measured_failures, "; ")));
     row.measured = out.table.measured[i];
   }
+  std::vector<double> predicted, measured;
+  for (const auto& row : out.rows) {
+    predicted.push_back(row.prediction.rel.estimate);
+    measured.push_back(row.measured->rel.estimate);
+  }
+  out.agreement = prediction_agreement(predicted, measured);
   if (plan.units) {
     BenchOptions options;
     options.threads = plan.measure.threads;

@@ -6,6 +6,7 @@
 // prediction is arithmetic.
 
 #include <atomic>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,6 +35,21 @@ MeasureSettings table_measure_settings(std::uint64_t seed);
 /// B4's size. The overhead fit uses them.
 std::vector<ScaleFactors> calibration_models(const NetworkSpec& baseline);
 
+/// Units of the table timed again whenever new units are added to it (anchors).
+inline constexpr size_t kAnchorUnits = 24;
+
+/// How latencies measured now map to the table's own state: log(now) = offset + slope x
+/// log(table), fitted on the anchors (identity without anchors).
+struct AnchorMap {
+  double offset = 0, slope = 1;
+  /// A latency measured now, in the table's state.
+  double to_table(double now) const { return std::exp((std::log(now) - offset) / slope); }
+};
+
+/// Least squares on (log table, log now) pairs; the slope is 1 with fewer than 4 anchors, too
+/// little spread, or a slope outside (0.5, 2).
+AnchorMap fit_anchor_map(const std::vector<std::pair<double, double>>& logs);
+
 struct TablePlan {
   NetworkSpec baseline;
   MeasureConfig measure;        ///< threads, batch, layout, lowering, runs (command: refused; no racing)
@@ -55,6 +71,8 @@ struct TableOutcome {
   bool existed = false;           ///< a usable table was read from `path`
   std::string rebuilt;            ///< why an existing file was not used ("" when it was, or none existed)
   int units_measured = 0;         ///< units measured in this run
+  int anchors = 0;                ///< units already in the table timed again with them
+  AnchorMap anchor_map;           ///< what carried the new units into the table's state
   int calibration_networks = 0;   ///< networks the fit of this run used, the reference included (0: the fit was cached)
   std::vector<std::string> failures;  ///< units that could not be measured: "<name>: <reason>"
   double seconds = 0;             ///< measuring in this run
@@ -76,6 +94,17 @@ TableOutcome ensure_latency_table(const TablePlan& plan, const std::atomic<bool>
 
 /// The prediction for `graph` from `table` (units.hpp, latency_table.hpp).
 Prediction predict_graph(const Graph& graph, const LatencyTable& table);
+
+/// How well predictions agree with measurements.
+struct Agreement {
+  int networks = 0;
+  double within_10 = 0;     ///< fraction with |predicted / measured - 1| <= 10%
+  double max_error = 0;     ///< largest |predicted / measured - 1|
+  double spearman = 0;      ///< between predicted and measured relative latencies
+};
+
+/// Agreement of predicted[i] with measured[i] (relative latencies).
+Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured);
 
 /// effscale predict: models in; their predicted latency out, and (unless `measure_models` is
 /// off) their measured latency next to the reference, so that the prediction can be judged.
@@ -105,6 +134,7 @@ struct PredictRow {
 struct PredictOutcome {
   TableOutcome table;
   std::vector<PredictRow> rows;
+  Agreement agreement;  ///< over the measured models
   bool interrupted = false;
 };
 

@@ -202,21 +202,6 @@ void verify_top(const SearchPlan& plan, SearchOutcome& out, const std::atomic<bo
 
 }  // namespace
 
-Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured) {
-  Agreement a;
-  a.networks = static_cast<int>(std::min(predicted.size(), measured.size()));
-  if (a.networks == 0) return a;
-  int within = 0;
-  for (int i = 0; i < a.networks; ++i) {
-    const double e = std::fabs(predicted[i] / measured[i] - 1);
-    within += e <= 0.10;
-    a.max_error = std::max(a.max_error, e);
-  }
-  a.within_10 = static_cast<double>(within) / a.networks;
-  a.spearman = spearman(predicted, measured);
-  return a;
-}
-
 SearchKey search_key(const SearchPlan& p) {
   SearchKey k;
   k.fields = {{"baseline", p.baseline.name},
@@ -421,6 +406,10 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
           t.path, t.table.units.size(), t.units_measured, t.seconds, t.table.build_seconds, fit_words(t.table.overhead),
           t.table.overhead.networks, t.calibration_networks ? " measured in this run" : " of an earlier run",
           100 * t.table.overhead.residual_sd);
+      if (t.anchors > 0)
+        o.header.timing += fmt::format("; {} anchor units timed again carried the new units into the table's state "
+                                       "(now = {:.3f} x table^{:.3f})",
+                                       t.anchors, std::exp(t.anchor_map.offset), t.anchor_map.slope);
       if (!t.rebuilt.empty()) o.header.warnings.push_back("the latency table was rebuilt: " + t.rebuilt);
     } else {
       o.header.timing = "nothing measured in this run (every network came from --resume)";
@@ -460,6 +449,109 @@ SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, 
     verify_top(plan, out, stop, callbacks.progress);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
+}
+
+FamilyOutcome run_family_search(const SearchPlan& plan, const std::vector<double>& phis,
+                                const std::atomic<bool>* stop, const SearchCallbacks& callbacks) {
+  if (phis.size() < 2) throw Error("a family search needs at least two phi values (--phi 1,2,3)");
+  if (!plan.latency || plan.objective != Objective::kRelLatency)
+    throw Error("--phi with several values ranks triples by the geometric mean of their relative latency: it needs "
+                "--latency measured or predicted and --rank-by rel-latency");
+  if (plan.shard_count > 1 || plan.resume)
+    throw Error("--phi with several values cannot be sharded or resumed: run one search per phi for that");
+  const auto started = std::chrono::steady_clock::now();
+  FamilyOutcome out;
+  out.phis = phis;
+  for (size_t i = 0; i < phis.size(); ++i) {
+    SearchPlan p = plan;
+    p.phi = phis[i];
+    p.verify = 0;
+    p.recalibrate = plan.recalibrate && i == 0;  // one fit for the whole family, measured once
+    SearchCallbacks c;
+    c.ready = i == 0 ? callbacks.ready : nullptr;
+    c.progress = callbacks.progress;
+    out.searches.push_back(run_search(p, stop, c));
+    if (out.searches.back().interrupted) {
+      out.interrupted = true;
+      break;
+    }
+  }
+  // Triples in grid order, each with its result at every phi.
+  std::map<std::int64_t, FamilyRow> rows;
+  for (const auto& search : out.searches)
+    for (const auto& r : search.results) {
+      FamilyRow& row = rows[r.candidate.index];
+      row.candidate = r.candidate;
+      row.per_phi.push_back(r);
+    }
+  std::vector<FamilyRow> ranked;
+  for (auto& [index, row] : rows) {
+    double log_estimate = 0, log_low = 0, log_high = 0;
+    row.status = "ok";
+    for (size_t i = 0; i < row.per_phi.size(); ++i) {
+      const CandidateResult& r = row.per_phi[i];
+      if (!r.ok() || !r.latency) {
+        row.status = fmt::format("phi {}: {}", shortest(phis[i]), r.ok() ? "no latency" : r.status.text());
+        break;
+      }
+      log_estimate += std::log(r.latency->rel.estimate);
+      log_low += std::log(r.latency->rel.low);
+      log_high += std::log(r.latency->rel.high);
+    }
+    if (row.status == "ok" && row.per_phi.size() != phis.size()) row.status = "not evaluated at every phi";
+    if (row.status == "ok") {
+      const double n = static_cast<double>(phis.size());
+      row.geomean = Interval{std::exp(log_estimate / n), std::exp(log_low / n), std::exp(log_high / n)};
+    }
+    ranked.push_back(std::move(row));
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const FamilyRow& a, const FamilyRow& b) {
+    if (a.geomean.has_value() != b.geomean.has_value()) return a.geomean.has_value();
+    return a.geomean && a.geomean->estimate < b.geomean->estimate;
+  });
+  std::vector<std::optional<Interval>> values;
+  std::vector<std::string> networks;
+  for (const auto& r : ranked) {
+    values.push_back(r.geomean);
+    std::string id;
+    for (const auto& p : r.per_phi) id += p.network;
+    networks.push_back(id);
+  }
+  const std::vector<RankMark> marks = mark_ranks(values, networks);
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    ranked[i].rank = marks[i].rank;
+    ranked[i].tied = marks[i].tied;
+  }
+  out.rows = std::move(ranked);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+DataTable family_table(const FamilyOutcome& o) {
+  DataTable t;
+  t.columns = {"rank", "tied", "alpha", "beta", "gamma", "product", "geomean_rel", "geomean_low", "geomean_high"};
+  for (double phi : o.phis) {
+    const std::string p = shortest(phi);
+    t.columns.insert(t.columns.end(), {"rel_latency_phi" + p, "resolution_phi" + p, "network_phi" + p});
+  }
+  t.columns.push_back("status");
+  for (const auto& r : o.rows) {
+    std::vector<Cell> row = {r.rank > 0 ? Cell{std::int64_t(r.rank)} : Cell{}, std::string(r.tied ? "true" : "false"),
+                             r.candidate.alpha.text(), r.candidate.beta.text(), r.candidate.gamma.text(),
+                             r.candidate.product};
+    if (r.geomean) row.insert(row.end(), {r.geomean->estimate, r.geomean->low, r.geomean->high});
+    else row.insert(row.end(), {Cell{}, Cell{}, Cell{}});
+    for (size_t i = 0; i < o.phis.size(); ++i) {
+      if (i < r.per_phi.size() && r.per_phi[i].latency)
+        row.insert(row.end(), {r.per_phi[i].latency->rel.estimate, std::int64_t(r.per_phi[i].factors.resolution),
+                               r.per_phi[i].network});
+      else
+        row.insert(row.end(), {Cell{}, Cell{}, Cell{}});
+    }
+    row.push_back(r.status);
+    t.rows.push_back(std::move(row));
+  }
+  return t;
 }
 
 MergeOutcome merge_reports(const MergePlan& plan) {

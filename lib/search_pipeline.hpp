@@ -59,17 +59,6 @@ struct VerifiedNetwork {
   bool tied = false;     ///< its measured interval overlaps the measured winner's
 };
 
-/// How well predictions agree with measurements.
-struct Agreement {
-  int networks = 0;
-  double within_10 = 0;     ///< fraction with |predicted / measured - 1| <= 10%
-  double max_error = 0;     ///< largest |predicted / measured - 1|
-  double spearman = 0;      ///< between predicted and measured relative latencies
-};
-
-/// Agreement of predicted[i] with measured[i] (relative latencies).
-Agreement prediction_agreement(const std::vector<double>& predicted, const std::vector<double>& measured);
-
 /// Sizes for summaries.
 struct SearchCounts {
   size_t grid = 0;        ///< raw grid triples
@@ -113,6 +102,35 @@ SearchKey search_key(const SearchPlan& plan);
 /// resume report of another search, or the reference failing; a failing candidate is recorded.
 /// Stops early when `stop` is set (outcome.interrupted).
 SearchOutcome run_search(const SearchPlan& plan, const std::atomic<bool>* stop, const SearchCallbacks& callbacks);
+
+/// A search over several phi at once (--phi 1,2,3): every triple is judged on the family it
+/// generates, by the geometric mean over those phi of its relative latency (each phi at its own
+/// equal-MAC budget, as a single search does).
+struct FamilyRow {
+  Candidate candidate;
+  std::vector<CandidateResult> per_phi;  ///< one result per plan phi, in order
+  std::optional<Interval> geomean;       ///< of the relative latencies (bounds: geometric means of the bounds)
+  int rank = 0;
+  bool tied = false;
+  std::string status;                    ///< "ok", or why the triple is not ranked
+};
+
+struct FamilyOutcome {
+  std::vector<double> phis;
+  std::vector<SearchOutcome> searches;   ///< one per phi (their rows unranked by the family)
+  std::vector<FamilyRow> rows;           ///< ranked
+  double seconds = 0;
+  bool interrupted = false;
+};
+
+/// Runs `plan` once per phi of `phis` (at least two; rel-latency only), the latency table (if
+/// predicted) recalibrated once, and ranks the triples by the geometric mean.
+FamilyOutcome run_family_search(const SearchPlan& plan, const std::vector<double>& phis,
+                                const std::atomic<bool>* stop, const SearchCallbacks& callbacks);
+
+/// The family's rows as a table: rank, tied, alpha, beta, gamma, product, geomean_rel, its bounds,
+/// then rel_latency, resolution and network per phi, and status.
+DataTable family_table(const FamilyOutcome& outcome);
 
 /// Joining reports of one search (its shards).
 struct MergePlan {

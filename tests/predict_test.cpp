@@ -167,6 +167,24 @@ TEST_CASE("predict_latency on a synthetic table: the sum, the overhead and the i
   CHECK_THROWS_AS(predict_latency({"stem"}, {}, t), Error);
 }
 
+TEST_CASE("fit_anchor_map carries latencies measured now into the table's state", "[predict]") {
+  std::vector<std::pair<double, double>> logs;
+  for (double x : {-4.0, -3.0, -2.0, -1.0, 0.0}) logs.emplace_back(x, 0.1 + 1.2 * x);
+  const AnchorMap m = fit_anchor_map(logs);
+  CHECK(m.offset == Approx(0.1));
+  CHECK(m.slope == Approx(1.2));
+  CHECK(m.to_table(std::exp(0.1 + 1.2 * -2.5)) == Approx(std::exp(-2.5)));
+  // Three anchors: a factor only (slope 1, offset the mean difference).
+  const AnchorMap f = fit_anchor_map({{-3, -2.9}, {-2, -1.9}, {-1, -0.8}});
+  CHECK(f.slope == 1);
+  CHECK(f.offset == Approx((0.1 + 0.1 + 0.2) / 3));
+  // No anchors: the identity; an implausible slope: a factor.
+  CHECK(fit_anchor_map({}).to_table(0.25) == Approx(0.25));
+  std::vector<std::pair<double, double>> steep;
+  for (double x : {-4.0, -3.0, -2.0, -1.0}) steep.emplace_back(x, 3 * x);
+  CHECK(fit_anchor_map(steep).slope == 1);
+}
+
 TEST_CASE("latency table files: round trip, and every kind of damage is named", "[predict]") {
   const LatencyTable t = synthetic_table();
   const std::string text = format_latency_table(t);
@@ -256,6 +274,7 @@ TEST_CASE("predict: the table is measured once, reused, rebuilt for another mach
   const auto third = predict_json(with({"--phi", "3", "--no-measure", "--no-recalibrate"}));
   CHECK(third["units_measured"].get<int>() > 0);
   CHECK(third["units_measured"].get<int>() < units);
+  CHECK(third["anchors"].get<int>() >= 4);  // units already in the table, timed again beside the new ones
   CHECK(third["models"][0]["measured_rel"].is_null());
   // --no-measure --no-recalibrate with every unit cached measures nothing and leaves the file as it is.
   const std::string before = test::read_file(table);

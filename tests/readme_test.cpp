@@ -84,6 +84,7 @@ TEST_CASE("every command in README.md runs as written", "[readme][cli][.]") {
     std::ofstream(script) << "set -e\n" << text << "\n";
     const std::string run =
         "cd '" + dir.path().string() + "' && EFFSCALE_FAILPOINTS=simulated-machine ORT_ANCHOR=/nonexistent/anchor " +
+        "XDG_CACHE_HOME='" + dir.file("cache") + "' " +
         "PATH='" + (source / "tests/data/fake-slurm").string() + "':\"$PATH\" timeout 600 bash command.sh > out.txt 2> err.txt";
     const int status = std::system(run.c_str());
     INFO("stderr: " << effscale::test::read_file(dir.file("err.txt")).substr(0, 2000));
