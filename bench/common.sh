@@ -6,3 +6,18 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if
 # ort_median_ms MODEL.onnx RESOLUTION THREADS RUNS: ONNX Runtime's median latency of the model
 # (scripts/ort_latency.js; NODE_PATH must hold onnxruntime-node).
 ort_median_ms() { node scripts/ort_latency.js "$1" "$2" "$3" "$4" | tail -n 1 | sed -n 's/.*median_ms=\([0-9.e+-]*\).*/\1/p'; }
+
+# spearman: Spearman's rank correlation of the two columns of stdin (x y per line; no ties expected
+# beyond exact repeats, which get average ranks).
+spearman() {
+  awk '{ x[NR] = $1; y[NR] = $2 } END {
+    n = NR
+    if (n < 2) { print "nan"; exit }
+    for (i = 1; i <= n; i++) { rx[i] = 1; ry[i] = 1; tx = 0; ty = 0
+      for (j = 1; j <= n; j++) { if (x[j] < x[i]) rx[i]++; if (x[j] == x[i] && j != i) tx++
+                                 if (y[j] < y[i]) ry[i]++; if (y[j] == y[i] && j != i) ty++ }
+      rx[i] += tx / 2; ry[i] += ty / 2 }
+    for (i = 1; i <= n; i++) { mx += rx[i] / n; my += ry[i] / n }
+    for (i = 1; i <= n; i++) { sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) ^ 2; syy += (ry[i] - my) ^ 2 }
+    printf "%.3f\n", sxy / sqrt(sxx * syy) }'
+}

@@ -10,6 +10,7 @@
 # usage: bench/predict_accuracy.sh [-t THREADS=2] [-b "efficientnet-b0 mobilenet-v2"] [-s SEED=13] [-o OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 bin=build/effscale
 threads=2 baselines="efficientnet-b0 mobilenet-v2" seed=13 out=""
 while getopts "t:b:s:o:" opt; do
@@ -21,6 +22,9 @@ done
 [[ -x $bin ]] || { echo "predict_accuracy: $bin not found; build first" >&2; exit 1; }
 out=${out:-$(mktemp -d)}
 mkdir -p "$out"
+
+# verified FILE: "network predicted measured" of a report's --verify lines.
+verified() { sed -n 's/^# verified: measured rank.* network \([0-9a-f]*\) .*predicted \([0-9.]*\) .*measured \([0-9.]*\) .*/\1 \2 \3/p' "$1" | sort; }
 
 # 40 models w<width>d<depth>r<resolution> of random triples near the constraint at random phi.
 random_models() {
@@ -53,5 +57,8 @@ for b in $baselines; do
     "$bin" predict --baseline "$b" --latency-table "$table" --threads "$threads" "${models[@]}" > "$out/random-$b-run$run.txt"
     echo "$b run $run, 40 random formula models ($(( $(date +%s) - start )) s): $(grep -m1 '^predicted within' "$out/random-$b-run$run.txt")"
   done
+  # How far two measurements of the same networks agree: the ceiling for predicted vs measured.
+  join <(verified "$out/search-$b-run1.csv") <(verified "$out/search-$b-run2.csv") > "$out/verified-$b.txt"
+  echo "$b, the default search's networks: measured run 1 vs measured run 2 Spearman $(awk '{ print $3, $5 }' "$out/verified-$b.txt" | spearman); predicted run 1 vs measured run 2 $(awk '{ print $2, $5 }' "$out/verified-$b.txt" | spearman); predicted run 2 vs measured run 1 $(awk '{ print $4, $3 }' "$out/verified-$b.txt" | spearman); over $(wc -l < "$out/verified-$b.txt") networks"
 done
 echo "(outputs in $out)"

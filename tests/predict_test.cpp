@@ -385,3 +385,42 @@ TEST_CASE("search --latency predicted ranks by the table, --verify measures the 
   test::expect_error({"search", "--no-latency", "--latency", "predicted"}, 2, "contradict");
   test::expect_error({"predict", "--units", "--no-measure"}, 2, "drop --no-measure");
 }
+
+TEST_CASE("search --phi 1,2: triples ranked by the geometric mean of their relative latency over the family",
+          "[predict][search][cli]") {
+  test::TempDir dir;
+  SimulatedMachine simulated;
+  const std::string base = test::tiny_baseline(dir);
+  std::vector<std::string> args = {"search"};
+  const auto grid = test::tiny_grid(base);
+  args.insert(args.end(), grid.begin(), grid.end());
+  args.insert(args.end(), {"--threads", "1", "--latency-table", dir.file("t.tsv"), "--latency", "predicted", "--phi",
+                           "1,2", "--output", dir.file("family.csv")});
+  const auto r = test::run(args);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("11 triples ranked by the geometric mean over phi 1, 2") != std::string::npos);
+  const auto rows = test::report_rows(dir.file("family.csv"));
+  REQUIRE(rows.rows.size() == 11);
+  double last = 0;
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    const double g = std::stod(rows.at(i, "geomean_rel"));
+    const double a = std::stod(rows.at(i, "rel_latency_phi1")), b = std::stod(rows.at(i, "rel_latency_phi2"));
+    CHECK(g == Approx(std::sqrt(a * b)).epsilon(1e-9));
+    CHECK(b > a);  // phi 2 is the bigger model
+    CHECK(g >= last);
+    last = g;
+    CHECK(rows.at(i, "status") == "ok");
+  }
+  CHECK(rows.at(0, "rank") == "1");
+  // The options that a family search cannot honour are refused.
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"search", "--phi", "1,2", "--latency", "predicted"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  test::expect_error({"search", "--phi", "1,1"}, 2, "listed twice");
+  test::expect_error(with({"--plot", dir.file("p.svg"), "--latency-table", dir.file("t.tsv")}), 2, "--plot");
+  test::expect_error({"search", "--phi", "1,2", "--latency", "none", "--output", dir.file("x.csv")}, 2,
+                     "geometric mean of their relative latency");
+}
