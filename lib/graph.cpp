@@ -1,5 +1,7 @@
 #include "graph.hpp"
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -199,13 +201,25 @@ std::string layer_name(const Layer& l) {
 }
 
 std::string network_id(const Graph& graph) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, 64 bits at a time
+  // FNV-1a over the fields' 8 little-endian bytes each. XOR with a zero byte changes nothing, so
+  // a value's zero high bytes (most fields are small) are one multiplication by a power of the
+  // prime: the same hash, three times faster (a search hashes every candidate's layer list).
+  constexpr std::uint64_t prime = 1099511628211ull;
+  static const auto powers = [] {
+    std::array<std::uint64_t, 9> p{};
+    p[0] = 1;
+    for (size_t i = 1; i < p.size(); ++i) p[i] = p[i - 1] * prime;
+    return p;
+  }();
+  std::uint64_t h = 1469598103934665603ull;
   auto add = [&](std::int64_t v) {
     auto u = static_cast<std::uint64_t>(v);
-    for (int i = 0; i < 8; ++i, u >>= 8) {
+    int i = 0;
+    for (; i < 8 && u != 0; ++i, u >>= 8) {
       h ^= u & 0xff;
-      h *= 1099511628211ull;
+      h *= prime;
     }
+    h *= powers[static_cast<size_t>(8 - i)];
   };
   add(static_cast<std::int64_t>(graph.layers.size()));
   for (const Layer& l : graph.layers) {

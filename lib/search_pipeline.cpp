@@ -37,8 +37,10 @@ Triple triple_of(const Candidate& c) { return {c.alpha, c.beta, c.gamma}; }
 void evaluate_candidates(const SearchPlan& plan, std::int64_t baseline_macs, std::vector<CandidateResult>& results) {
   const double target_ratio = std::pow(plan.constraint.target.value(), plan.phi);
   tbb::enumerable_thread_specific<Graph> graphs;
+  tbb::enumerable_thread_specific<MacCache> caches;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, results.size(), 16), [&](const tbb::blocked_range<size_t>& range) {
     Graph& g = graphs.local();
+    MacCache& cache = caches.local();
     for (size_t i = range.begin(); i != range.end(); ++i) {
       CandidateResult& r = results[i];
       r.phi = plan.phi;
@@ -52,7 +54,7 @@ void evaluate_candidates(const SearchPlan& plan, std::int64_t baseline_macs, std
           Strategy strategy;
           strategy.kind = StrategyKind::kCompound;
           strategy.coefficients = coefficients;
-          const auto point = calibrated_point(strategy, target_ratio, plan.baseline, baseline_macs, g);
+          const auto point = calibrated_point(strategy, target_ratio, plan.baseline, baseline_macs, g, &cache);
           r.factors = point->factors;
           r.phi_star = point->phi;
         } else {

@@ -153,30 +153,30 @@ std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s
 }
 
 std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
-                                              std::int64_t baseline_macs, Graph& scratch) {
+                                              std::int64_t baseline_macs, Graph& scratch, MacCache* cache) {
   if (strategy.kind == StrategyKind::kOfficial || s == 1.0) return strategy_point(strategy, s, baseline.resolution);
   if (!(s > 0)) throw Error(fmt::format("FLOPs multiplier {} must be greater than 0", s));
   const double base_macs = static_cast<double>(baseline_macs);
   // log(achieved / s) at nominal t; nondecreasing in t, a step function (rounding).
   // The bisection visits the same rounded models again and again (the MACs are a step function
-  // of t): each is costed once, keyed by what rounding decides (resolution, repeats, channels).
-  std::vector<std::pair<std::vector<int>, double>> costed;
+  // of t): each is costed once, keyed by what rounding decides.
+  MacCache local;
+  MacCache& costed = cache ? *cache : local;
   std::vector<int> signature;
+  std::string key;
   auto miss = [&](double t) {
     const StrategyPoint p = formula_point(strategy, s, t, baseline.resolution);
     if (!factors_in_range(p.factors)) return std::optional<double>();
     const NetworkSpec scaled = scale(baseline, p.factors);
     signature.assign({scaled.resolution, scaled.stem.channels, scaled.head_channels});
     for (const auto& b : scaled.stages) signature.insert(signature.end(), {b.repeats, b.in_channels, b.out_channels});
-    double macs = -1;
-    for (const auto& [sig, m] : costed)
-      if (sig == signature) macs = m;
-    if (macs < 0) {
+    key.assign(reinterpret_cast<const char*>(signature.data()), signature.size() * sizeof(int));
+    auto it = costed.find(key);
+    if (it == costed.end()) {
       expand(scaled, scratch);
-      macs = static_cast<double>(network_cost(scratch).total.macs);
-      costed.emplace_back(signature, macs);
+      it = costed.emplace(key, network_cost(scratch).total.macs).first;
     }
-    return std::optional<double>(std::log(macs / base_macs / s));
+    return std::optional<double>(std::log(static_cast<double>(it->second) / base_macs / s));
   };
   // Bracket in log t around log s, staying where the factors are valid.
   double lo = std::log(s) - 3, hi = std::log(s) + 3;

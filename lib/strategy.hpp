@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cost.hpp"
@@ -72,8 +73,14 @@ std::optional<StrategyPoint> strategy_point(const Strategy& strategy, double s, 
 std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
                                               Graph& scratch);
 
-/// The same, with the baseline's MACs given (the search calibrates many candidates).
+/// MACs of rounded models of one baseline already costed, keyed by what rounding decides
+/// (resolution, stem and head channels, each stage's repeats and channels): candidates of a search
+/// pass through the same rounded models again and again.
+using MacCache = std::unordered_map<std::string, std::int64_t>;
+
+/// The same, with the baseline's MACs given (the search calibrates many candidates), and
+/// optionally a cache shared by calls on the same baseline (one per thread).
 std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s, const NetworkSpec& baseline,
-                                              std::int64_t baseline_macs, Graph& scratch);
+                                              std::int64_t baseline_macs, Graph& scratch, MacCache* cache = nullptr);
 
 }  // namespace effscale

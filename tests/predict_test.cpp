@@ -424,3 +424,47 @@ TEST_CASE("search --phi 1,2: triples ranked by the geometric mean of their relat
   test::expect_error({"search", "--phi", "1,2", "--latency", "none", "--output", dir.file("x.csv")}, 2,
                      "geometric mean of their relative latency");
 }
+
+TEST_CASE("network_id is FNV-1a over every field's 8 bytes (its fast path changes no id)", "[predict]") {
+  auto plain = [](const Graph& g) {  // the definition, byte by byte
+    std::uint64_t h = 1469598103934665603ull;
+    auto add = [&](std::int64_t v) {
+      auto u = static_cast<std::uint64_t>(v);
+      for (int i = 0; i < 8; ++i, u >>= 8) {
+        h ^= u & 0xff;
+        h *= 1099511628211ull;
+      }
+    };
+    add(static_cast<std::int64_t>(g.layers.size()));
+    for (const Layer& l : g.layers)
+      for (std::int64_t v : {std::int64_t(l.kind), std::int64_t(l.role), std::int64_t(l.input), std::int64_t(l.gate),
+                             std::int64_t(l.residual), std::int64_t(l.output), std::int64_t(l.in_c), std::int64_t(l.in_h),
+                             std::int64_t(l.in_w), std::int64_t(l.out_c), std::int64_t(l.out_h), std::int64_t(l.out_w),
+                             std::int64_t(l.kernel), std::int64_t(l.stride), std::int64_t(l.groups),
+                             std::int64_t(l.pad_top), std::int64_t(l.pad_left), std::int64_t(l.pad_bottom),
+                             std::int64_t(l.pad_right), std::int64_t(l.activation), std::int64_t(l.batch_norm),
+                             std::int64_t(l.bias)})
+        add(v);
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+    return std::string(text);
+  };
+  for (const char* name : {"efficientnet-b0", "mobilenet-v2"}) {
+    const NetworkSpec base = builtin_baseline(name);
+    for (const ScaleFactors f : {ScaleFactors{1, 1, 224}, ScaleFactors{1.4, 1.8, 380}, ScaleFactors{0.25, 0.5, 97}}) {
+      const Graph g = expand(scale(base, f));
+      CHECK(network_id(g) == plain(g));
+      for (const auto& u : split_units(g)) CHECK(u.key == plain(u.graph));
+    }
+  }
+  Graph odd;
+  odd.tensors = {{3, 8, 8, -1, 0}, {1 << 20, 1, 1, 0, -1}};
+  Layer l;
+  l.input = 0;
+  l.output = 1;
+  l.gate = -1;
+  l.in_c = 0x7fffffff;
+  l.out_c = 1 << 20;
+  odd.layers = {l};
+  CHECK(network_id(odd) == plain(odd));
+}
