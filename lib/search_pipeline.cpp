@@ -186,6 +186,7 @@ void verify_top(const SearchPlan& plan, SearchOutcome& out, const std::atomic<bo
   std::map<std::string, const CandidateResult*> by_network;
   for (const auto& r : top) by_network[r.network] = &r;
   for (const auto& c : measured) out.verified.push_back({*by_network.at(c.network), *c.latency, c.rank, c.tied});
+  out.counts.measured = out.verified.size();
   out.header.verified.push_back(fmt::format(
       "top {} networks by prediction measured next to the baseline in {:.0f} s, with the calibration networks, whose "
       "refit ({}) predicts them; predicted within 10% of measured: {}/{}, Spearman {:.2f}",

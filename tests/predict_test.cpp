@@ -54,7 +54,7 @@ nlohmann::json predict_json(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("units: B0 is its stem, 16 blocks and head; the units add up to the network", "[predict]") {
+TEST_CASE("units: B0 is its stem, 16 blocks and head, and the units add up to the network", "[predict]") {
   for (const char* name : {"efficientnet-b0", "mobilenet-v2"}) {
     const NetworkSpec base = builtin_baseline(name);
     for (const ScaleFactors f : {ScaleFactors{1, 1, base.resolution}, ScaleFactors{1.8, 1.4, 380}, ScaleFactors{0.5, 0.5, 128}}) {
