@@ -13,6 +13,7 @@
 #include "cost.hpp"
 #include "graph.hpp"
 #include "error.hpp"
+#include "latency_table.hpp"
 #include "io.hpp"
 #include "search.hpp"
 #include "spec.hpp"
@@ -157,6 +158,27 @@ bool from_report(const std::uint8_t* data, std::size_t size) {
   }
 }
 
+bool latency_table(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  try {
+    const LatencyTable t = parse_latency_table(text, "fuzz");
+    // What parses formats to text that parses to the same table, and predicts without failing.
+    const std::string once = format_latency_table(t);
+    require(format_latency_table(parse_latency_table(once, "fuzz-again")) == once, "table text round-trip");
+    std::vector<std::string> names, keys;
+    for (const auto& [key, unit] : t.units) {
+      names.push_back(unit.name);
+      keys.push_back(key);
+    }
+    const Prediction p = predict_latency(names, keys, t);
+    require(p.ok() && p.units.size() == keys.size(), "every unit of the table predicts");
+    require(!(p.rel.low > p.rel.estimate) && !(p.rel.estimate > p.rel.high), "the interval holds the estimate");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 bool numbers(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = as_text(data, size);
   if (auto d = parse_double(text)) require(std::isfinite(*d), "finite doubles");
@@ -235,7 +257,7 @@ const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {
       {"baseline_file", baseline_file}, {"block_string", block_string}, {"grid", grid},
       {"accuracy_csv", accuracy_csv},   {"report_csv", report_csv},     {"numbers", numbers},
-      {"from_report", from_report},     {"output_path", output_path},
+      {"from_report", from_report},     {"output_path", output_path},     {"latency_table", latency_table},
   };
   return all;
 }

@@ -20,6 +20,7 @@ bool grid(const std::uint8_t* data, std::size_t size);           ///< lines: alp
 bool accuracy_csv(const std::uint8_t* data, std::size_t size);   ///< --accuracy files
 bool report_csv(const std::uint8_t* data, std::size_t size);     ///< --resume / merge reports, with their rows checked
 bool from_report(const std::uint8_t* data, std::size_t size);    ///< --from-report: a rank line, then a report
+bool latency_table(const std::uint8_t* data, std::size_t size);  ///< a latency table file (latency_table.hpp)
 bool numbers(const std::uint8_t* data, std::size_t size);        ///< option values: numbers, sizes, lists
 /// Output paths (two lines: an output, a second output) in a sandbox of files, folders, symlinks
 /// and a FIFO: prepared, checked distinct, written; what is written stays inside the sandbox.
