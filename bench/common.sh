@@ -21,3 +21,12 @@ spearman() {
     for (i = 1; i <= n; i++) { sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) ^ 2; syy += (ry[i] - my) ^ 2 }
     printf "%.3f\n", sxy / sqrt(sxx * syy) }'
 }
+
+# output_dir SCRIPT DIR: checks that build/effscale exists, creates DIR (a temporary folder when
+# empty) and prints it.
+output_dir() {
+  [[ -x build/effscale ]] || { echo "$1: build/effscale not found; build first" >&2; exit 1; }
+  local dir=${2:-$(mktemp -d)}
+  mkdir -p "$dir"
+  echo "$dir"
+}

@@ -19,9 +19,7 @@ while getopts "t:b:s:o:" opt; do
     *) echo "usage: $0 [-t THREADS] [-b BASELINES] [-s SEED] [-o OUT_DIR]" >&2; exit 2 ;;
   esac
 done
-[[ -x $bin ]] || { echo "predict_accuracy: $bin not found; build first" >&2; exit 1; }
-out=${out:-$(mktemp -d)}
-mkdir -p "$out"
+out=$(output_dir predict_accuracy "$out")
 
 # verified FILE: "network predicted measured" of a report's --verify lines.
 verified() { sed -n 's/^# verified: measured rank.* network \([0-9a-f]*\) .*predicted \([0-9.]*\) .*measured \([0-9.]*\) .*/\1 \2 \3/p' "$1" | sort; }

@@ -15,9 +15,7 @@ while getopts "r:t:o:" opt; do
     *) echo "usage: $0 [-r RUNS] [-t THREADS] [-o OUT_DIR]" >&2; exit 2 ;;
   esac
 done
-[[ -x $bin ]] || { echo "predict_speed: $bin not found; build first" >&2; exit 1; }
-out=${out:-$(mktemp -d)}
-mkdir -p "$out"
+out=$(output_dir predict_speed "$out")
 table="$out/table.tsv"
 rm -f "$table"
 grid=(--alpha 1:2:0.005 --beta 1:1.5:0.005 --gamma 1:1.5:0.005 --latency predicted --latency-table "$table" --threads "$threads")

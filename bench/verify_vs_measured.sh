@@ -6,6 +6,7 @@
 # usage: bench/verify_vs_measured.sh [-t THREADS=2] [-k K=10] [-o OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 bin=build/effscale
 threads=2 k=10 out=""
 while getopts "t:k:o:" opt; do
@@ -14,9 +15,7 @@ while getopts "t:k:o:" opt; do
     *) echo "usage: $0 [-t THREADS] [-k K] [-o OUT_DIR]" >&2; exit 2 ;;
   esac
 done
-[[ -x $bin ]] || { echo "verify_vs_measured: $bin not found; build first" >&2; exit 1; }
-out=${out:-$(mktemp -d)}
-mkdir -p "$out"
+out=$(output_dir verify_vs_measured "$out")
 table="$out/table.tsv"
 
 # column NAME FILE: the values of a report column, rows in report order.

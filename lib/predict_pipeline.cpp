@@ -310,16 +310,23 @@ std::string unit_of_primitive(const std::string& name) {
   return name == "stem" ? "stem" : "head";
 }
 
+TablePlan make_table_plan(const NetworkSpec& baseline, const MeasureConfig& measure, std::int64_t max_memory,
+                          const std::string& path, bool create_folder, bool recalibrate) {
+  TablePlan p;
+  p.baseline = baseline;
+  p.measure = measure;
+  p.measure.settings.memory_limit = max_memory;
+  p.path = path;
+  p.create_folder = create_folder;
+  p.recalibrate = recalibrate;
+  return p;
+}
+
 PredictOutcome run_predict(const PredictPlan& plan, const std::atomic<bool>* stop,
                            const std::function<void(const MeasureProgress&)>& progress) {
   PredictOutcome out;
-  TablePlan table_plan;
-  table_plan.baseline = plan.baseline;
-  table_plan.measure = plan.measure;
-  table_plan.measure.settings.memory_limit = plan.max_memory;
-  table_plan.path = plan.table_path;
-  table_plan.create_folder = plan.create_folder;
-  table_plan.recalibrate = plan.recalibrate;
+  TablePlan table_plan = make_table_plan(plan.baseline, plan.measure, plan.max_memory, plan.table_path,
+                                         plan.create_folder, plan.recalibrate);
   for (const auto& m : plan.models) {
     PredictRow row;
     row.model = m;

@@ -86,6 +86,11 @@ struct TableOutcome {
   std::vector<std::string> measured_failures;
 };
 
+/// A plan for the table at `path` (create_folder: its folder is the default cache folder), its
+/// units measured as `measure` says within `max_memory` per batch.
+TablePlan make_table_plan(const NetworkSpec& baseline, const MeasureConfig& measure, std::int64_t max_memory,
+                          const std::string& path, bool create_folder, bool recalibrate);
+
 /// Reads the table at plan.path (a missing file is an empty table; a file of another key, or an
 /// unreadable one, is rebuilt, and `rebuilt` says why; a file that is not a table at all is an
 /// Error and is left alone), measures what it lacks, and writes it back when anything was added.

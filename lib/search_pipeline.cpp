@@ -103,14 +103,10 @@ void predict_rows(const SearchPlan& plan, std::vector<CandidateResult>& todo, st
   std::map<std::string, ScaleFactors> networks;
   for (const auto& r : todo)
     if (r.ok() && !known.count(r.network)) networks.emplace(r.network, r.factors);
-  TablePlan tp;
-  tp.baseline = plan.baseline;
-  tp.measure = plan.measure;
-  tp.measure.settings = table_measure_settings(plan.measure.settings.seed);
-  tp.measure.settings.memory_limit = plan.max_memory;
-  tp.path = plan.table_path;
-  tp.create_folder = plan.table_default;
-  tp.recalibrate = plan.recalibrate;
+  MeasureConfig units = plan.measure;  // the search's --runs are for whole networks (--verify)
+  units.settings = table_measure_settings(plan.measure.settings.seed);
+  TablePlan tp = make_table_plan(plan.baseline, units, plan.max_memory, plan.table_path, plan.table_default,
+                                 plan.recalibrate);
   std::vector<std::string> ids;
   for (const auto& [id, f] : networks) {
     ids.push_back(id);
@@ -153,13 +149,7 @@ void verify_top(const SearchPlan& plan, SearchOutcome& out, const std::atomic<bo
   if (top.empty()) return;
   // Measured in one run with the calibration networks, whose refit then predicts them again: the
   // predictions and the measurements compared share the machine's state.
-  TablePlan tp;
-  tp.baseline = plan.baseline;
-  tp.measure = plan.measure;
-  tp.measure.settings.memory_limit = plan.max_memory;
-  tp.path = plan.table_path;
-  tp.create_folder = plan.table_default;
-  tp.recalibrate = true;
+  TablePlan tp = make_table_plan(plan.baseline, plan.measure, plan.max_memory, plan.table_path, plan.table_default, true);
   for (const auto& r : top) tp.measure_too.push_back(expand(scale(plan.baseline, r.factors)));
   tp.networks = tp.measure_too;
   TableOutcome t = ensure_latency_table(tp, stop, progress);

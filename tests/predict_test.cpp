@@ -44,6 +44,17 @@ LatencyTable synthetic_table() {
   return t;
 }
 
+/// `search` over the tiny grid with predicted latency from the table in `dir`, then `extra`.
+std::vector<std::string> predicted_search(const test::TempDir& dir, const std::string& base,
+                                          const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"search"};
+  const auto grid = test::tiny_grid(base);
+  args.insert(args.end(), grid.begin(), grid.end());
+  args.insert(args.end(), {"--threads", "1", "--latency-table", dir.file("t.tsv"), "--latency", "predicted"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 nlohmann::json predict_json(std::vector<std::string> args) {
   args.insert(args.end(), {"--format", "json"});
   const auto r = test::run(args);
@@ -339,12 +350,8 @@ TEST_CASE("search --latency predicted ranks by the table, --verify measures the 
   test::TempDir dir;
   SimulatedMachine simulated;
   const std::string base = test::tiny_baseline(dir);
-  std::vector<std::string> args = {"search"};
   const auto grid = test::tiny_grid(base);
-  args.insert(args.end(), grid.begin(), grid.end());
-  args.insert(args.end(), {"--threads", "1", "--latency-table", dir.file("t.tsv"), "--latency", "predicted", "--verify",
-                           "3", "--runs", "12", "--output", dir.file("p.csv")});
-  const auto r = test::run(args);
+  const auto r = test::run(predicted_search(dir, base, {"--verify", "3", "--runs", "12", "--output", dir.file("p.csv")}));
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("verified: top 3 networks") != std::string::npos);
@@ -391,12 +398,7 @@ TEST_CASE("search --phi 1,2: triples ranked by the geometric mean of their relat
   test::TempDir dir;
   SimulatedMachine simulated;
   const std::string base = test::tiny_baseline(dir);
-  std::vector<std::string> args = {"search"};
-  const auto grid = test::tiny_grid(base);
-  args.insert(args.end(), grid.begin(), grid.end());
-  args.insert(args.end(), {"--threads", "1", "--latency-table", dir.file("t.tsv"), "--latency", "predicted", "--phi",
-                           "1,2", "--output", dir.file("family.csv")});
-  const auto r = test::run(args);
+  const auto r = test::run(predicted_search(dir, base, {"--phi", "1,2", "--output", dir.file("family.csv")}));
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("11 triples ranked by the geometric mean over phi 1, 2") != std::string::npos);
