@@ -46,9 +46,9 @@ struct UnitLatency {
 
 /// measured rel = scale x sum of unit rels + constant + per_unit x units, fitted on calibration
 /// networks measured next to the reference in the run that uses the table: the units may have been
-/// measured in another state of the machine (a busy neighbour slows small primitives more than big
-/// ones, so the relative latency of B4 to B0 moved from 5.6 to 8.2 within minutes here), and the
-/// fit carries them over to the current one.
+/// measured in another state of the machine, which moves relative latencies too (a slow spell made
+/// B0 1.9x and B4 1.3x slower, so B4 relative to B0 moved from 5.6 to 8.2 within minutes here), and
+/// the fit carries them over to the current one.
 struct OverheadFit {
   double scale = 1, constant = 0, per_unit = 0;
   int terms = 1;           ///< fitted terms: 1 (constant; scale 1), 2 (+ per_unit), 3 (+ scale)
