@@ -184,6 +184,7 @@ std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxi
   const int dp = alpha.digits + 2 * beta.digits + 2 * gamma.digits;
   const ConstraintTest test(constraint, dp);
   const double target = constraint.target.value();
+  const double scale = std::pow(10.0, dp);
   std::vector<Candidate> out;
   std::vector<std::pair<double, Candidate>> close;
   std::int64_t index = 0;
@@ -197,6 +198,10 @@ std::vector<Candidate> enumerate_candidates(const GridAxis& alpha, const GridAxi
         const Int128 p = ab2 * g.units * g.units;
         const bool keep = test.keep(p);
         if (!keep && !nearest) continue;
+        // Most triples are far from the target: their exact text only when they may be nearest.
+        if (!keep && close.size() >= 5 &&
+            std::fabs(static_cast<double>(p) / scale - target) > close.back().first * (1 + 1e-9) + 1e-12)
+          continue;
         Candidate c{a, b, g, decimal_text(p, dp), 0.0, index};
         c.product_value = std::strtod(c.product.c_str(), nullptr);
         if (keep) {

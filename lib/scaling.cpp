@@ -85,8 +85,14 @@ ScaleFactors compound_factors(double phi, const Coefficients& c, int base_resolu
 }
 
 NetworkSpec scale(const NetworkSpec& base, const ScaleFactors& f) {
+  NetworkSpec s;
+  scale(base, f, s);
+  return s;
+}
+
+void scale(const NetworkSpec& base, const ScaleFactors& f, NetworkSpec& s) {
   check_factors(f);
-  NetworkSpec s = base;
+  s = base;
   s.resolution = f.resolution;
   s.stem.channels = round_filters(base.stem.channels, f.width);
   for (auto& stage : s.stages) {
@@ -98,7 +104,19 @@ NetworkSpec scale(const NetworkSpec& base, const ScaleFactors& f) {
     s.head_channels = round_filters(base.head_channels,
                                     base.head_no_shrink ? std::max(1.0, f.width) : f.width);
   }
-  return s;
+}
+
+void rounded_key(const NetworkSpec& scaled, std::string& key) {
+  key.clear();
+  auto put = [&](int v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(scaled.resolution);
+  put(scaled.stem.channels);
+  put(scaled.head_channels);
+  for (const auto& b : scaled.stages) {
+    put(b.repeats);
+    put(b.in_channels);
+    put(b.out_channels);
+  }
 }
 
 }  // namespace effscale

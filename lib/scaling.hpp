@@ -76,4 +76,12 @@ ScaleFactors compound_factors(double phi, const Coefficients& c, int base_resolu
 /// resolution. The result has the same shape as a baseline and expands with graph.hpp.
 NetworkSpec scale(const NetworkSpec& base, const ScaleFactors& factors);
 
+/// The same into `out`, reusing its storage (for loops that scale one baseline many times).
+void scale(const NetworkSpec& base, const ScaleFactors& factors, NetworkSpec& out);
+
+/// What rounding decided for a scaled spec (resolution, stem and head channels, each stage's
+/// repeats and channels), as a key: two scalings of one baseline with the same key are the same
+/// network. Written into `key` (reused, so that a hot loop does not allocate).
+void rounded_key(const NetworkSpec& scaled, std::string& key);
+
 }  // namespace effscale

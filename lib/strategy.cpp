@@ -111,15 +111,17 @@ Multipliers strategy_multipliers(const Strategy& strategy, double s) {
 
 namespace {
 
+ScaleFactors formula_factors(const Multipliers& m, int base_resolution) {
+  return {m.width, m.depth, static_cast<int>(std::nearbyint(std::min(1e9, base_resolution * m.resolution)))};
+}
+
 StrategyPoint formula_point(const Strategy& strategy, double s, double t, int base_resolution) {
   StrategyPoint p;
   p.formula = strategy_multipliers(strategy, s);
   p.nominal = t;
   p.multipliers = strategy_multipliers(strategy, t);
   p.model = fmt::format("{}@{}", strategy.name(), shortest(s));
-  p.factors.depth = p.multipliers.depth;
-  p.factors.width = p.multipliers.width;
-  p.factors.resolution = static_cast<int>(std::nearbyint(std::min(1e9, base_resolution * p.multipliers.resolution)));
+  p.factors = formula_factors(p.multipliers, base_resolution);
   if (strategy.kind == StrategyKind::kCompound) {
     const auto& c = strategy.coefficients;
     p.phi = std::log(t) / std::log(c.alpha * c.beta * c.beta * c.gamma * c.gamma);
@@ -162,21 +164,34 @@ std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s
   // of t): each is costed once, keyed by what rounding decides.
   MacCache local;
   MacCache& costed = cache ? *cache : local;
-  std::vector<int> signature;
   std::string key;
-  auto miss = [&](double t) {
-    const StrategyPoint p = formula_point(strategy, s, t, baseline.resolution);
-    if (!factors_in_range(p.factors)) return std::optional<double>();
-    const NetworkSpec scaled = scale(baseline, p.factors);
-    signature.assign({scaled.resolution, scaled.stem.channels, scaled.head_channels});
-    for (const auto& b : scaled.stages) signature.insert(signature.end(), {b.repeats, b.in_channels, b.out_channels});
-    key.assign(reinterpret_cast<const char*>(signature.data()), signature.size() * sizeof(int));
+  NetworkSpec scaled;
+  auto exact = [&](double t) {
+    const ScaleFactors f = formula_factors(strategy_multipliers(strategy, t), baseline.resolution);
+    if (!factors_in_range(f)) return std::optional<double>();
+    scale(baseline, f, scaled);
+    rounded_key(scaled, key);
     auto it = costed.find(key);
     if (it == costed.end()) {
       expand(scaled, scratch);
       it = costed.emplace(key, network_cost(scratch).total.macs).first;
     }
     return std::optional<double>(std::log(static_cast<double>(it->second) / base_macs / s));
+  };
+  // The bisection below needs only the sign of miss away from the answer. Rounding moves MACs by
+  // at most about 50% (a block per stage), so the answer lies within a factor 2 of t = s: when a
+  // model there is already over (under) s, every larger (smaller) t is too, and the huge (tiny)
+  // models of the wide bracket are never built. The decisions, hence the answer, are the same.
+  const double probe_hi = std::exp(std::log(s) + 0.7), probe_lo = std::exp(std::log(s) - 0.7);
+  const auto at_probe_hi = exact(probe_hi), at_probe_lo = exact(probe_lo);
+  const bool over_from_hi = at_probe_hi && *at_probe_hi > 0, under_to_lo = at_probe_lo && *at_probe_lo < 0;
+  auto miss = [&](double t) {
+    if ((over_from_hi && t >= probe_hi) || (under_to_lo && t <= probe_lo)) {
+      const ScaleFactors f = formula_factors(strategy_multipliers(strategy, t), baseline.resolution);
+      if (!factors_in_range(f)) return std::optional<double>();
+      return std::optional<double>(t >= probe_hi ? *at_probe_hi : *at_probe_lo);  // the sign is what counts
+    }
+    return exact(t);
   };
   // Bracket in log t around log s, staying where the factors are valid.
   double lo = std::log(s) - 3, hi = std::log(s) + 3;
@@ -191,7 +206,7 @@ std::optional<StrategyPoint> calibrated_point(const Strategy& strategy, double s
     if (*miss(std::exp(mid)) < 0) lo = mid;
     else hi = mid;
   }
-  const double below = *miss(std::exp(lo)), above = *miss(std::exp(hi));
+  const double below = *exact(std::exp(lo)), above = *exact(std::exp(hi));
   const double t = std::fabs(below) < std::fabs(above) ? std::exp(lo) : std::exp(hi);
   return formula_point(strategy, s, t, baseline.resolution);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 
 #include "error.hpp"
 
@@ -82,7 +83,13 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-std::string shortest(double value) { return fmt::format("{}", value); }
+std::string shortest(double value) {
+  std::string s;
+  append_shortest(s, value);
+  return s;
+}
+
+void append_shortest(std::string& out, double value) { fmt::format_to(std::back_inserter(out), "{}", value); }
 
 std::string human(double value, double unit) {
   double v = value / unit;

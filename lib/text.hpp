@@ -34,6 +34,9 @@ std::string_view trim(std::string_view text);
 /// The shortest decimal spelling that reads back as the same double ("1.15", "0.25", "2").
 std::string shortest(double value);
 
+/// shortest(value) appended to `out` (no string of its own).
+void append_shortest(std::string& out, double value);
+
 /// Three significant figures with a fixed unit scale: human(5288548, 1e6) == "5.29",
 /// human(385.8e6, 1e9) == "0.386".
 std::string human(double value, double unit);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
+#include <string_view>
 
 #include "text.hpp"
 
@@ -33,13 +35,60 @@ std::string csv_field(const std::string& text) {
   return quoted;
 }
 
-void write_csv(const DataTable& table, std::ostream& out) {
-  for (size_t i = 0; i < table.columns.size(); ++i) out << (i ? "," : "") << csv_field(table.columns[i]);
-  out << '\n';
-  for (const auto& row : table.rows) {
-    for (size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << csv_field(cell_text(row[i]));
-    out << '\n';
+namespace {
+
+// csv_field(text) appended to `out`.
+void append_csv_field(std::string& out, std::string_view text) {
+  if (text.find_first_of(",\"\n\r") == std::string_view::npos) {
+    out += text;
+    return;
   }
+  out += '"';
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+// csv_field(cell_text(cell)) appended to `out`, without a string per number (reports have
+// millions of cells).
+void append_csv_cell(std::string& out, const Cell& cell) {
+  if (std::holds_alternative<std::int64_t>(cell)) {
+    fmt::format_to(std::back_inserter(out), "{}", std::get<std::int64_t>(cell));
+  } else if (std::holds_alternative<double>(cell)) {
+    const double v = std::get<double>(cell);
+    if (std::isfinite(v)) append_shortest(out, v);
+  } else if (std::holds_alternative<std::string>(cell)) {
+    append_csv_field(out, std::get<std::string>(cell));
+  } else if (std::holds_alternative<Boolean>(cell)) {
+    out += std::get<Boolean>(cell).value ? "true" : "false";
+  } else if (std::holds_alternative<Numeral>(cell)) {
+    append_csv_field(out, std::get<Numeral>(cell).text);
+  }
+}
+
+}  // namespace
+
+void write_csv(const DataTable& table, std::ostream& out) {
+  std::string text;
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    if (i) text += ',';
+    append_csv_field(text, table.columns[i]);
+  }
+  text += '\n';
+  for (const auto& row : table.rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i) text += ',';
+      append_csv_cell(text, row[i]);
+    }
+    text += '\n';
+    if (text.size() > (1u << 20)) {
+      out << text;
+      text.clear();
+    }
+  }
+  out << text;
 }
 
 std::string json_string(const std::string& text) {
