@@ -18,7 +18,8 @@ namespace effscale {
 
 namespace {
 
-// Units are small and many: 12 paired runs each, in 3 replicates (table_measure_settings).
+// 12 paired runs each, in 3 replicates: a few more than a predicted search's units and refit get
+// (table_measure_settings), since here the models are measured to judge their predictions.
 const MeasureDefaults kPredictMeasure{12, 0.0, false, 0.0};
 
 std::string interval_text(const Interval& i) { return fmt::format("{:.3f} [{:.3f}, {:.3f}]", i.estimate, i.low, i.high); }

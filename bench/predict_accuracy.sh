@@ -23,6 +23,14 @@ out=$(output_dir predict_accuracy "$out")
 
 # verified FILE: "network predicted measured" of a report's --verify lines.
 verified() { sed -n 's/^# verified: measured rank.* network \([0-9a-f]*\) .*predicted \([0-9.]*\) .*measured \([0-9.]*\) .*/\1 \2 \3/p' "$1" | sort; }
+# own FILE: "predicted measured" with the search's own predictions (its rows, from the refit it made
+# before ranking) beside the --verify measurement, which came after.
+own() { join <(grep -v '^#' "$1" | awk -F, 'NR > 1 && $19 != "" { print $2, $19 }' | sort -u) <(verified "$1") | awk '{ print $2, $4 }'; }
+# agreement: "within/n (pct%), Spearman s" of "predicted measured" lines.
+agreement() {
+  local pairs; pairs=$(cat)
+  echo "$(awk '{ e = $1 / $2 - 1; if (e < 0) e = -e; n++; w += e <= 0.1 } END { printf "%d/%d within 10%%", w, n }' <<< "$pairs"), Spearman $(spearman <<< "$pairs")"
+}
 
 # 40 models w<width>d<depth>r<resolution> of random triples near the constraint at random phi.
 random_models() {
@@ -51,6 +59,7 @@ for b in $baselines; do
       --output "$out/search-$b-run$run.csv" > "$out/search-$b-run$run.txt"
     echo "$b run $run, default search ($(( $(date +%s) - start )) s): $(grep -m1 '^timing' "$out/search-$b-run$run.txt" | sed 's/.*(\([0-9]* units\); \([0-9]*\) measured in this run in \([0-9.]*\) s.*/table \1, \2 units measured in \3 s/')"
     echo "  $(grep -m1 '^verified' "$out/search-$b-run$run.txt" | sed 's/.*predicts them; //')"
+    echo "  the search's own predictions (its refit, before the measurement): $(own "$out/search-$b-run$run.csv" | agreement)"
     start=$(date +%s)
     "$bin" predict --baseline "$b" --latency-table "$table" --threads "$threads" "${models[@]}" > "$out/random-$b-run$run.txt"
     echo "$b run $run, 40 random formula models ($(( $(date +%s) - start )) s): $(grep -m1 '^predicted within' "$out/random-$b-run$run.txt")"

@@ -13,16 +13,19 @@ OverheadFit fit_overhead(const std::vector<CalibrationPoint>& points) {
   if (points.empty()) throw Error("no calibration networks to fit the overhead on");
   OverheadFit fit;
   fit.networks = static_cast<int>(points.size());
-  // measured = scale x unit_sum + constant + per_unit x units: least squares on the normal
-  // equations, with fewer terms when there are too few points (or no spread) to fit them all.
+  // measured = scale x unit_sum + constant + per_unit x units: least squares of the relative
+  // residuals (each point weighted by 1 / measured^2: the networks span 0.3x to 8x the reference,
+  // and a prediction is judged by its relative error) on the normal equations, with fewer terms
+  // when there are too few points (or no spread) to fit them all.
   auto solve = [&](int terms) {
     double a[3][4] = {};
     for (const auto& p : points) {
       const double x[3] = {1.0, static_cast<double>(p.units), p.unit_sum};
       const double y = terms == 3 ? p.measured_rel : p.measured_rel - p.unit_sum;
+      const double w = p.measured_rel > 0 ? 1 / (p.measured_rel * p.measured_rel) : 1.0;
       for (int i = 0; i < terms; ++i) {
-        for (int j = 0; j < terms; ++j) a[i][j] += x[i] * x[j];
-        a[i][3] += x[i] * y;
+        for (int j = 0; j < terms; ++j) a[i][j] += w * x[i] * x[j];
+        a[i][3] += w * x[i] * y;
       }
     }
     for (int c = 0; c < terms; ++c) {  // Gauss-Jordan with partial pivoting

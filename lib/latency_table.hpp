@@ -66,7 +66,8 @@ struct CalibrationPoint {
   int units = 0;
 };
 
-/// Least-squares fit of measured_rel = scale x unit_sum + constant + per_unit x units: all three
+/// Least-squares fit of measured_rel = scale x unit_sum + constant + per_unit x units, minimizing
+/// the relative residuals (weights 1 / measured_rel^2): all three
 /// terms from 5 points on, constant and per_unit (scale 1) from 3, the constant alone below, and
 /// fewer terms when the points do not determine them. Throws Error for no points.
 OverheadFit fit_overhead(const std::vector<CalibrationPoint>& points);

@@ -54,18 +54,28 @@ std::string default_latency_table_path(const SearchKey& key, const std::function
 
 MeasureSettings table_measure_settings(std::uint64_t seed) {
   MeasureSettings s;
-  s.min_runs = 12;
+  s.min_runs = 9;
   s.replicates = 3;
-  s.warmup = 2;
+  s.warmup = 1;
   s.budget_seconds = 0;
   s.seed = seed;
   return s;
 }
 
+MeasureSettings refit_measure_settings(std::uint64_t seed) {
+  MeasureSettings s = table_measure_settings(seed);
+  s.min_runs = 6;
+  s.replicates = 2;
+  return s;
+}
+
 std::vector<ScaleFactors> calibration_models(const NetworkSpec& baseline) {
-  const std::vector<std::array<double, 3>> dwr = {{2.0, 1.0, 1.0},  {1.0, 1.5, 1.0},   {1.0, 1.0, 1.4},
-                                                  {0.8, 0.8, 0.85}, {1.2, 1.1, 1.15},  {1.4, 1.2, 1.3},
-                                                  {1.8, 1.4, 1.7}};
+  // (depth, width, resolution) multipliers spanning what is predicted: 0.3x to about 5x the
+  // reference's latency, 0.6x to 2x its resolution, shallow and deep, narrow and wide, so that the
+  // fit interpolates; kept small, since they are timed again in every run that refits.
+  const std::vector<std::array<double, 3>> dwr = {
+      {0.6, 0.7, 0.6},  {0.8, 0.8, 0.85}, {1.2, 1.1, 1.15}, {2.0, 1.0, 1.0},  {1.0, 1.5, 1.0},  {1.0, 1.0, 1.25},
+      {3.0, 1.0, 0.8},  {1.0, 2.2, 0.75}, {1.0, 1.0, 1.6},  {1.0, 0.75, 2.0}, {1.4, 1.2, 1.3},  {1.5, 1.25, 1.5}};
   std::vector<ScaleFactors> models;
   for (const auto& [d, w, r] : dwr)
     models.push_back({w, d, static_cast<int>(std::lround(baseline.resolution * r))});  // ScaleFactors is (width, depth, res)
@@ -221,6 +231,8 @@ TableOutcome ensure_latency_table(const TablePlan& plan, const std::atomic<bool>
   }
 
   MeasureConfig config = plan.measure;
+  if (plan.refit_settings && units == 0 && anchors.empty() && plan.measure_too.empty())
+    config.settings = *plan.refit_settings;
   config.settings.budget_seconds = 0;  // no racing: every unit gets its runs
   config.network.blocked_input = true;     // a unit's input arrives in the activation layout
   config.network.forbid_reference = true;  // a slow reference kernel would be a wrong entry

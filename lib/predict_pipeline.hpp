@@ -30,9 +30,14 @@ std::string default_latency_table_path(const SearchKey& key, const std::function
 /// many), three replicates for the pooled intervals.
 MeasureSettings table_measure_settings(std::uint64_t seed);
 
-/// The calibration networks of `baseline` (their depth, width and resolution): the baseline
-/// itself, one dimension at a time, and compound models from smaller than the baseline to about
-/// B4's size. The overhead fit uses them.
+/// How a predicted search times the calibration networks alone when its table is cached: two
+/// replicates of 6 paired runs (the fit pools thirteen networks), so that the refit takes a few
+/// seconds.
+MeasureSettings refit_measure_settings(std::uint64_t seed);
+
+/// The calibration networks of `baseline` (their depth, width and resolution; the reference is
+/// the thirteenth): one dimension at a time, two at once, and compound models from 0.3x to about
+/// 5x the reference's latency and 0.6x to 2x its resolution. The overhead fit uses them.
 std::vector<ScaleFactors> calibration_models(const NetworkSpec& baseline);
 
 /// Units of the table timed again whenever new units are added to it (anchors).
@@ -63,6 +68,10 @@ struct TablePlan {
   /// applies), so that their measurement and the fit share the machine's state: predict's models,
   /// search's --verify. Their latencies are TableOutcome::measured.
   std::vector<Graph> measure_too;
+  /// Settings for a run that times only the calibration networks (every unit in the table, nothing
+  /// in measure_too): a lighter refit, for a search that predicts from a cached table in seconds.
+  /// Unset: `measure`'s settings.
+  std::optional<MeasureSettings> refit_settings;
 };
 
 struct TableOutcome {

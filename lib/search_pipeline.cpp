@@ -129,6 +129,7 @@ void predict_rows(const SearchPlan& plan, std::vector<CandidateResult>& todo, st
   units.settings = table_measure_settings(plan.measure.settings.seed);
   TablePlan tp = make_table_plan(plan.baseline, units, plan.max_memory, plan.table_path, plan.table_default,
                                  plan.recalibrate);
+  tp.refit_settings = refit_measure_settings(plan.measure.settings.seed);
   std::vector<std::string> ids;
   for (const auto& [id, f] : networks) {
     ids.push_back(id);

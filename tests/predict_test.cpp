@@ -148,6 +148,48 @@ TEST_CASE("fit_overhead recovers the terms of synthetic calibration networks exa
   CHECK(noisy.residual_sd == Approx(std::sqrt(2 * std::pow(std::log(1.02), 2) / 1)).epsilon(1e-3));
 }
 
+TEST_CASE("fit_overhead minimizes the relative residuals, so small networks count as much as large ones", "[predict]") {
+  // Calibration networks from 0.3x to 8x the reference that no three-term line fits exactly.
+  const std::vector<CalibrationPoint> points = {{0.31, 0.25, 14}, {0.62, 0.5, 16}, {1.0, 0.9, 18}, {1.7, 1.6, 25},
+                                                {2.2, 1.9, 30},   {3.1, 2.7, 26},  {5.3, 4.6, 34}, {8.4, 8.1, 40}};
+  const OverheadFit f = fit_overhead(points);
+  REQUIRE(f.terms == 3);
+  auto relative_ss = [&](double scale, double constant, double per_unit) {
+    double ss = 0;
+    for (const auto& p : points) ss += std::pow((scale * p.unit_sum + constant + per_unit * p.units) / p.measured_rel - 1, 2);
+    return ss;
+  };
+  const double best = relative_ss(f.scale, f.constant, f.per_unit);
+  // Any step away from the fit in any term makes the sum of squared relative residuals larger...
+  for (double d : {1e-3, -1e-3}) {
+    CHECK(relative_ss(f.scale + d, f.constant, f.per_unit) > best);
+    CHECK(relative_ss(f.scale, f.constant + d, f.per_unit) > best);
+    CHECK(relative_ss(f.scale, f.constant, f.per_unit + d / 10) > best);
+  }
+  // ... while plain least squares (absolute residuals) leaves the smallest network further off.
+  auto smallest_error = [&](double scale, double constant, double per_unit) {
+    const auto& p = points.front();
+    return std::fabs((scale * p.unit_sum + constant + per_unit * p.units) / p.measured_rel - 1);
+  };
+  double a[3][4] = {};
+  for (const auto& p : points) {
+    const double x[3] = {1.0, static_cast<double>(p.units), p.unit_sum};
+    for (int i = 0; i < 3; ++i) {
+      for (int j = 0; j < 3; ++j) a[i][j] += x[i] * x[j];
+      a[i][3] += x[i] * p.measured_rel;
+    }
+  }
+  for (int c = 0; c < 3; ++c)
+    for (int r = 0; r < 3; ++r) {
+      if (r == c) continue;
+      const double m = a[r][c] / a[c][c];
+      for (int k = c; k < 4; ++k) a[r][k] -= m * a[c][k];
+    }
+  const double plain_constant = a[0][3] / a[0][0], plain_per_unit = a[1][3] / a[1][1], plain_scale = a[2][3] / a[2][2];
+  CHECK(relative_ss(plain_scale, plain_constant, plain_per_unit) > best);
+  CHECK(smallest_error(f.scale, f.constant, f.per_unit) < smallest_error(plain_scale, plain_constant, plain_per_unit));
+}
+
 TEST_CASE("predict_latency on a synthetic table: the sum, the overhead and the interval", "[predict]") {
   const LatencyTable t = synthetic_table();
   const std::vector<std::string> names = {"stem", "stage1.block1", "stage1.block2", "head"};
