@@ -12,30 +12,23 @@
 
 namespace effscale {
 
-std::string cell_text(const Cell& cell) {
-  if (std::holds_alternative<std::int64_t>(cell)) return std::to_string(std::get<std::int64_t>(cell));
-  if (std::holds_alternative<double>(cell)) {
-    const double v = std::get<double>(cell);
-    return std::isfinite(v) ? shortest(v) : std::string();
-  }
-  if (std::holds_alternative<std::string>(cell)) return std::get<std::string>(cell);
-  if (std::holds_alternative<Boolean>(cell)) return std::get<Boolean>(cell).value ? "true" : "false";
-  if (std::holds_alternative<Numeral>(cell)) return std::get<Numeral>(cell).text;
-  return {};
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
-
 namespace {
+
+// cell_text(cell) appended to `out`.
+void append_cell_text(std::string& out, const Cell& cell) {
+  if (std::holds_alternative<std::int64_t>(cell)) {
+    fmt::format_to(std::back_inserter(out), "{}", std::get<std::int64_t>(cell));
+  } else if (std::holds_alternative<double>(cell)) {
+    const double v = std::get<double>(cell);
+    if (std::isfinite(v)) append_shortest(out, v);
+  } else if (std::holds_alternative<std::string>(cell)) {
+    out += std::get<std::string>(cell);
+  } else if (std::holds_alternative<Boolean>(cell)) {
+    out += std::get<Boolean>(cell).value ? "true" : "false";
+  } else if (std::holds_alternative<Numeral>(cell)) {
+    out += std::get<Numeral>(cell).text;
+  }
+}
 
 // csv_field(text) appended to `out`.
 void append_csv_field(std::string& out, std::string_view text) {
@@ -52,23 +45,26 @@ void append_csv_field(std::string& out, std::string_view text) {
 }
 
 // csv_field(cell_text(cell)) appended to `out`, without a string per number (reports have
-// millions of cells).
+// millions of cells): only text can need quotes.
 void append_csv_cell(std::string& out, const Cell& cell) {
-  if (std::holds_alternative<std::int64_t>(cell)) {
-    fmt::format_to(std::back_inserter(out), "{}", std::get<std::int64_t>(cell));
-  } else if (std::holds_alternative<double>(cell)) {
-    const double v = std::get<double>(cell);
-    if (std::isfinite(v)) append_shortest(out, v);
-  } else if (std::holds_alternative<std::string>(cell)) {
-    append_csv_field(out, std::get<std::string>(cell));
-  } else if (std::holds_alternative<Boolean>(cell)) {
-    out += std::get<Boolean>(cell).value ? "true" : "false";
-  } else if (std::holds_alternative<Numeral>(cell)) {
-    append_csv_field(out, std::get<Numeral>(cell).text);
-  }
+  if (std::holds_alternative<std::string>(cell)) append_csv_field(out, std::get<std::string>(cell));
+  else if (std::holds_alternative<Numeral>(cell)) append_csv_field(out, std::get<Numeral>(cell).text);
+  else append_cell_text(out, cell);
 }
 
 }  // namespace
+
+std::string cell_text(const Cell& cell) {
+  std::string s;
+  append_cell_text(s, cell);
+  return s;
+}
+
+std::string csv_field(const std::string& text) {
+  std::string s;
+  append_csv_field(s, text);
+  return s;
+}
 
 void write_csv(const DataTable& table, std::ostream& out) {
   std::string text;
