@@ -3,7 +3,8 @@
 # run and alternating (effscale, ORT, effscale, ORT, ...) so that drift of a shared machine falls
 # on both alike. Prints the median of the per-round medians and the ratio effscale / ORT.
 #
-# usage: bench/compare_ort.sh [-r ROUNDS] [-m "b0:224 b2:260 b4:380"] [-t "2 1"] [-b BUILD_DIR]
+# usage: bench/compare_ort.sh [-r ROUNDS] [-m "b0:224 b2:260 b4:380 mbv2:224"] [-t "2 1"] [-b BUILD_DIR]
+#   Models: bN (EfficientNet-BN) or mbv2 (MobileNetV2), each with its resolution.
 #   ORT_ANCHOR: the peer's latency script (default ../shared/anchors/ort_latency.sh), which prints
 #   "... median_ms=X ..." for a torchvision model name and resolution.
 set -euo pipefail
@@ -19,7 +20,7 @@ while getopts "r:m:t:b:h" opt; do
     m) models=$OPTARG ;;
     t) threads_list=$OPTARG ;;
     b) build=$OPTARG ;;
-    *) sed -n '2,9p' "$0"; exit 2 ;;
+    *) sed -n '2,10p' "$0"; exit 2 ;;
   esac
 done
 bin=$build/effscale
@@ -38,6 +39,15 @@ fi
 
 source bench/common.sh
 
+# effscale's baseline option, its model name, and torchvision's name for a model of -m.
+baseline_args() { if [[ $1 == mbv2 ]]; then echo "--baseline mobilenet-v2"; fi; }
+model_name() { if [[ $1 == mbv2 ]]; then echo base; else echo "$1"; fi; }
+ort_name() { if [[ $1 == mbv2 ]]; then echo mobilenet_v2; else echo "efficientnet_b${1#b}"; fi; }
+for m in $models; do
+  name=${m%%:*}
+  [[ $name == mbv2 || $name =~ ^b[0-8]$ ]] || { echo "compare_ort: unknown model '$name' (bN or mbv2)" >&2; exit 2; }
+done
+
 # The machine's float32 peak as oneDNN reaches it (2048^3 matmul), per thread count, and each
 # model's MACs: for the fraction of peak, 2 x MACs / latency / peak.
 declare -A peak macs
@@ -48,7 +58,9 @@ for threads in $threads_list; do
 done
 for m in $models; do
   name=${m%%:*}; res=${m##*:}
-  macs[$name]=$("$bin" table --models "$name" --format csv | awk -F, 'NR == 2 { print $6 }')
+  # shellcheck disable=SC2046
+  macs[$name]=$("$bin" table $(baseline_args "$name") --models "$(model_name "$name")" --format csv |
+                awk -F, 'NR == 2 { print $6 }')
 done
 
 declare -A ours theirs
@@ -59,11 +71,12 @@ for ((round = 1; round <= rounds; round++)); do
       name=${m%%:*}; res=${m##*:}
       key="$name $res $threads"
       line=""
-      ms=$("$bin" bench "$name" --threads "$threads" --runs 30 --min-time 1 --format csv |
+      # shellcheck disable=SC2046
+      ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
       ours[$key]+="$ms "
       if [[ $peer == yes ]]; then
-        line=$(bash "$anchor" "efficientnet_b${name#b}" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
+        line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
         line=${line#*median_ms=}
         theirs[$key]+="${line%% *} "
       fi
@@ -88,5 +101,5 @@ for threads in $threads_list; do
     printf '%-6s %5s %8s %14.3f %10s %8s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$p"
   done
 done
-echo "(medians of $rounds alternating rounds; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1'; ORT: '$anchor efficientnet_bN RES T 30')"
+echo "(medians of $rounds alternating rounds; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
 for threads in $threads_list; do echo "(float32 peak with $threads threads: ${peak[$threads]} GFLOP/s, 'effscale bench --peak'; of_peak = 2 x MACs / effscale latency / peak)"; done
