@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <omp.h>
 
 #include <cmath>
@@ -99,7 +100,8 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
   const Graph b0 = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 41}));
   const Graph kinds = expand(every_block_kind());
   for (const char* switches : {"no-inplace-scale", "separate-residual", "library-scratchpad", "no-buffer-reuse",
-                               "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product"}) {
+                               "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
+                               "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;
@@ -112,6 +114,54 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
   }
   NetworkOptions o;
   CHECK_THROWS_WITH(apply_lowering_switches("fast-mode", o), Catch::Contains("unknown lowering switch 'fast-mode'"));
+  CHECK_THROWS_WITH(apply_lowering_switches("kernels-sse", o), Catch::Contains("unknown lowering switch 'kernels-sse'"));
+  apply_lowering_switches("no-own-depthwise,no-gate-in-weights,kernels-portable", o);
+  CHECK(lowering_switches(o) == "no-own-depthwise,no-gate-in-weights,kernels-portable");
+}
+
+TEST_CASE("every own kernel path matches the reference executor: both baselines, every block kind, batch 1 and 2", "[onednn][kernels]") {
+  // Reference: tests/reference_executor.cpp. The gate goes into the projection's weights only at
+  // batch 1 (B0's early blocks); batch 2 and no-gate-in-weights take the multiply.
+  const Graph b0 = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 57}));
+  const Graph mb = expand(scale(builtin_baseline("mobilenet-v2"), {0.35, 1.0, 45}));
+  const Graph kinds = expand(every_block_kind());
+  for (kernels::Path path : kernels::available_paths()) {
+    for (const char* extra : {"", ",no-gate-in-weights"}) {
+      NetworkOptions o;
+      o.seed = 5;
+      apply_lowering_switches(fmt::format("kernels-{}{}", kernels::to_string(path), extra), o);
+      INFO(lowering_switches(o));
+      CHECK(compare_with_reference(b0, 1, o) <= 1e-4);
+      CHECK(compare_with_reference(truncate(b0, b0.layers.size() - 2), 1, o) <= 1e-4);
+      CHECK(compare_with_reference(b0, 2, o) <= 1e-4);
+      CHECK(compare_with_reference(mb, 1, o) <= 1e-4);
+      CHECK(compare_with_reference(kinds, 1, o) <= 1e-4);
+      CHECK(compare_with_reference(kinds, 2, o) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn][kernels]") {
+  omp_set_num_threads(2);
+  const Graph g = expand(builtin_baseline("efficientnet-b0"));
+  NetworkOptions o;
+  OnednnNetwork own(g, o);
+  int fused = 0, gated = 0, multiplies = 0;
+  for (const auto& p : own.primitives()) {
+    fused += p.primitive == "own:depthwise+se";
+    gated += p.primitive == "own:gate_weights";
+    multiplies += p.primitive == "binary";
+    if (p.primitive.rfind("own:", 0) == 0) CHECK(p.impl == fmt::format("own:{}", kernels::to_string(kernels::best_path())));
+  }
+  // 16 blocks, each with SE: depthwise + pool + reduce + expand become one step; the multiply
+  // becomes a weight scaling where the projection's weights are under a quarter of the activation.
+  CHECK(fused == 16);
+  CHECK(gated + multiplies == 16);
+  CHECK(gated >= 3);
+  CHECK(own.primitives().size() == g.layers.size() - 3 * 16);
+  o.own_depthwise = false;
+  OnednnNetwork library(g, o);
+  CHECK(library.primitives().size() == g.layers.size());
 }
 
 TEST_CASE("B0 runs on no reference kernel and reorders no activation", "[onednn]") {
@@ -120,7 +170,6 @@ TEST_CASE("B0 runs on no reference kernel and reorders no activation", "[onednn]
   NetworkOptions o;
   o.forbid_reference = true;
   OnednnNetwork net(g, o);
-  REQUIRE(net.primitives().size() == g.layers.size());
   for (const auto& p : net.primitives()) {
     INFO(p.name << " " << p.impl);
     CHECK(p.impl.rfind("ref", 0) != 0);

@@ -12,7 +12,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "error.hpp"
 #include "failpoint.hpp"
@@ -55,9 +57,13 @@ struct Value {
   bool pinned = false;  // alive for the whole run (input image, network output)
 };
 
+// An own kernel step (kernels.hpp): gets the data pointers of its value_args, in their order.
+using CustomRun = std::function<void(float* const* values)>;
+
 struct Step {
   dnnl::primitive primitive;
-  std::vector<std::pair<int, int>> value_args;  // (DNNL_ARG_*, value id)
+  CustomRun custom;                             // set: an own kernel step instead of `primitive`
+  std::vector<std::pair<int, int>> value_args;  // (DNNL_ARG_*, value id); own steps: (position, value id)
   std::unordered_map<int, memory> fixed_args;   // weights, bias
   memory::desc scratchpad;
   PrimitiveInfo info;
@@ -113,7 +119,11 @@ struct OnednnNetwork::Impl {
 
   std::unique_ptr<char, AlignedFree> arena_storage;  // every activation value and the scratchpad
   std::vector<std::unordered_map<int, memory>> args;
+  std::vector<std::vector<float*>> custom_args;  // per step: value pointers of an own kernel step
   std::vector<memory> value_memory;
+  kernels::Path kernel_path = kernels::Path::kPortable;
+  std::unordered_map<int, int> gate_for_layer;  // projection layer -> gate value it folds into its weights
+  std::unordered_set<int> own_gates;             // gate values made by own depthwise+SE steps
   std::vector<PrimitiveInfo> info;
   std::int64_t activation_bytes = 0;
   std::int64_t weight_bytes = 0;
@@ -171,6 +181,12 @@ struct OnednnNetwork::Impl {
   // libgomp stops spinning (and every primitive then pays a futex wake-up) as soon as it manages
   // more threads than there are cores, and searches build on TBB workers.
   memory prepare_weights(const std::vector<float>& data, const memory::desc& user_md, const memory::desc& wanted) {
+    memory out = reorder_constant(data, user_md, wanted);
+    weight_bytes += static_cast<std::int64_t>(wanted.get_size());
+    return out;
+  }
+
+  memory reorder_constant(const std::vector<float>& data, const memory::desc& user_md, const memory::desc& wanted) {
     memory user(user_md, engine, const_cast<float*>(data.data()));
     memory out(wanted, engine);
     if (user_md == wanted) {
@@ -182,7 +198,6 @@ struct OnednnNetwork::Impl {
       stream.wait();
       omp_set_num_threads(threads);
     }
-    weight_bytes += static_cast<std::int64_t>(wanted.get_size());
     return out;
   }
 
@@ -203,6 +218,179 @@ struct OnednnNetwork::Impl {
     const int view = add_value(values[value].md.reshape({dims[0], dims[1], 1, 1}), values[value].first_step);
     values[view].alias_of = value;
     return view;
+  }
+
+
+  // ---- own kernel steps (kernels.hpp) ----
+
+  int block() const { return act_tag == Tag::nChw16c ? 16 : 8; }
+
+  bool own_depthwise(const Layer& l) const {
+    return options.own_depthwise && options.layout == ActivationLayout::kBlocked &&
+           l.kind == LayerKind::kDepthwiseConv && l.in_c == l.out_c && l.groups == l.out_c &&
+           block() % kernels::vector_width(kernel_path) == 0 && l.kernel <= 15 && l.stride <= 15;
+  }
+
+  // Layers index+1..index+4 are the SE path of depthwise layer `index`: average pool and multiply
+  // reading its output, reduce and expand convs between them.
+  bool se_follows(int index) const {
+    const auto& L = graph.layers;
+    if (index + 4 >= static_cast<int>(L.size())) return false;
+    const Layer &dw = L[index], &pool = L[index + 1], &reduce = L[index + 2], &expand = L[index + 3],
+                &scale = L[index + 4];
+    return pool.kind == LayerKind::kGlobalAvgPool && pool.input == dw.output && reduce.kind == LayerKind::kConv &&
+           reduce.role == LayerRole::kSeReduce && reduce.input == pool.output && reduce.kernel == 1 &&
+           expand.kind == LayerKind::kConv && expand.role == LayerRole::kSeExpand && expand.input == reduce.output &&
+           expand.kernel == 1 && expand.activation == Activation::kSigmoid && expand.out_c == dw.out_c &&
+           scale.kind == LayerKind::kChannelScale && scale.input == dw.output && scale.gate == expand.output &&
+           graph.tensors[pool.output].last_use == index + 2 && graph.tensors[reduce.output].last_use == index + 3;
+  }
+
+  // A depthwise conv (and the SE path after it, when there is one) as one own kernel step: the
+  // convolution, its activation and the per-channel sums of its output in one pass, then the
+  // gate's two small FCs. Returns the number of layers lowered.
+  int lower_own_depthwise(int index) {
+    const Layer& l = graph.layers[index];
+    const bool se = se_follows(index);
+    kernels::DepthwiseShape shape;
+    shape.batch = batch();
+    shape.block = block();
+    shape.blocks = (l.out_c + shape.block - 1) / shape.block;
+    shape.in_h = l.in_h;
+    shape.in_w = l.in_w;
+    shape.out_h = l.out_h;
+    shape.out_w = l.out_w;
+    shape.kernel = l.kernel;
+    shape.stride = l.stride;
+    shape.pad_top = l.pad_top;
+    shape.pad_left = l.pad_left;
+    shape.activation = l.activation;
+    kernels::check(kernel_path, shape);
+    const int padded = shape.blocks * shape.block;
+    const int taps = l.kernel * l.kernel;
+
+    const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
+    const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
+    auto weights = std::make_shared<std::vector<float>>(static_cast<size_t>(padded) * taps, 0.0f);
+    auto bias = std::make_shared<std::vector<float>>(padded, 0.0f);
+    for (int c = 0; c < l.out_c; ++c) {
+      (*bias)[c] = folded.bias[c];
+      for (int t = 0; t < taps; ++t)
+        (*weights)[(static_cast<size_t>(c / shape.block) * taps + t) * shape.block + c % shape.block] =
+            folded.weights[static_cast<size_t>(c) * taps + t];
+    }
+    weight_bytes += static_cast<std::int64_t>((weights->size() + bias->size()) * sizeof(float));
+
+    const int step_index = next_step();
+    const int dst = add_value(act_md(l.out_c, l.out_h, l.out_w), step_index);
+    tensor_value[l.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    std::int64_t macs = static_cast<std::int64_t>(batch()) * l.out_c * l.out_h * l.out_w * taps;
+    const kernels::Path path = kernel_path;
+    if (!se) {
+      auto scratch = std::make_shared<std::vector<float>>(kernels::depthwise_scratch_floats(shape));
+      step.custom = [=](float* const* v) {
+        kernels::depthwise(path, shape, v[0], weights->data(), bias->data(), v[1], scratch->data());
+      };
+      step.info = {layer_name(l), "own:depthwise", fmt::format("own:{}", to_string(path)), group_of(l), macs};
+      steps.push_back(std::move(step));
+      return 1;
+    }
+
+    const Layer& reduce = graph.layers[index + 2];
+    const Layer& expand = graph.layers[index + 3];
+    kernels::SeShape se_shape;
+    se_shape.channels = l.out_c;
+    se_shape.padded = padded;
+    se_shape.squeezed = reduce.out_c;
+    se_shape.inv_area = 1.0f / static_cast<float>(l.out_h * l.out_w);
+    se_shape.activation = reduce.activation;
+    const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
+    const FoldedWeights e = fold_batch_norm(expand, make_layer_weights(graph, index + 3, options.seed));
+    const int sq = reduce.out_c, ch = l.out_c;
+    // One buffer: reduce [sq][padded], reduce bias [sq], expand transposed [sq][padded], expand bias [padded].
+    auto se_data = std::make_shared<std::vector<float>>(static_cast<size_t>(sq) * padded * 2 + sq + padded, 0.0f);
+    float* reduce_w = se_data->data();
+    float* reduce_b = reduce_w + static_cast<size_t>(sq) * padded;
+    float* expand_t = reduce_b + sq;
+    float* expand_b = expand_t + static_cast<size_t>(sq) * padded;
+    for (int j = 0; j < sq; ++j) {
+      reduce_b[j] = r.bias[j];
+      for (int c = 0; c < ch; ++c) {
+        reduce_w[static_cast<size_t>(j) * padded + c] = r.weights[static_cast<size_t>(j) * ch + c];
+        expand_t[static_cast<size_t>(j) * padded + c] = e.weights[static_cast<size_t>(c) * sq + j];
+      }
+    }
+    for (int c = 0; c < ch; ++c) expand_b[c] = e.bias[c];
+    weight_bytes += static_cast<std::int64_t>(se_data->size() * sizeof(float));
+    const kernels::SeWeights se_weights{reduce_w, reduce_b, expand_t, expand_b};
+    auto scratch = std::make_shared<std::vector<float>>(kernels::depthwise_se_scratch_floats(shape, se_shape));
+
+    const int gate = add_value(act_md(ch, 1, 1), step_index);
+    tensor_value[expand.output] = gate;
+    step.value_args.push_back({2, gate});
+    step.custom = [=, keep = se_data](float* const* v) {
+      kernels::depthwise_se(path, shape, se_shape, v[0], weights->data(), bias->data(), v[1], se_weights, v[2],
+                            scratch->data());
+    };
+    macs += static_cast<std::int64_t>(batch()) * 2 * sq * ch;
+    step.info = {layer_name(l) + "+se", "own:depthwise+se", fmt::format("own:{}", to_string(path)), group_of(l), macs};
+    steps.push_back(std::move(step));
+    own_gates.insert(gate);
+    return 4;
+  }
+
+  // Whether SE multiply layer `index` (its gate made by an own step) can instead scale the next
+  // layer's weights: batch 1, the next layer a dense conv reading only the product, whose weights
+  // (out_c x in_c) are under a quarter of the activation's H x W x C: scaling them runs on fewer
+  // elements but, measured on B0, about four times slower per element than the multiply.
+  bool gate_into_weights(int index) const {
+    const Layer& l = graph.layers[index];
+    if (!options.gate_in_weights || batch() != 1 || index + 1 >= static_cast<int>(graph.layers.size())) return false;
+    if (!own_gates.count(tensor_value[l.gate])) return false;
+    const Layer& next = graph.layers[index + 1];
+    return next.kind == LayerKind::kConv && next.groups == 1 && next.input == l.output &&
+           graph.tensors[l.output].last_use == index + 1 && 4 * next.out_c < l.in_h * l.in_w;
+  }
+
+  // Before projection `index`: its weights for this inference are the stored ones with input
+  // channel c scaled by gate[c]. The channel of every element of the primitive's weight layout is
+  // found by reordering a tensor of channel numbers into that layout.
+  memory gated_weights(int index, const memory& stored, const memory::desc& w_user, const memory::desc& wanted) {
+    const Layer& l = graph.layers[index];
+    const int gate = gate_for_layer.at(index);
+    const int per_out = l.in_c * l.kernel * l.kernel;
+    std::vector<float> channel_of(static_cast<size_t>(l.out_c) * per_out);
+    for (size_t i = 0; i < channel_of.size(); ++i) channel_of[i] = static_cast<float>((i % per_out) / (l.kernel * l.kernel));
+    const memory numbers = reorder_constant(channel_of, w_user, wanted);
+    const auto* n = static_cast<const float*>(numbers.get_data_handle());
+    const size_t elements = wanted.get_size() / sizeof(float);
+    int run = 16;
+    while (run > 1) {
+      bool uniform = elements % run == 0;
+      for (size_t i = 0; uniform && i < elements; ++i) uniform = n[i] == n[i - i % run];
+      if (uniform) break;
+      run /= 2;
+    }
+    auto channels = std::make_shared<std::vector<int>>(elements / run);
+    for (size_t r = 0; r < channels->size(); ++r) (*channels)[r] = static_cast<int>(n[r * run]);
+    memory live(wanted, engine);
+    weight_bytes += static_cast<std::int64_t>(wanted.get_size());
+    Step step;
+    const kernels::Path path = kernel_path;
+    const auto* from = static_cast<const float*>(stored.get_data_handle());
+    auto* to = static_cast<float*>(live.get_data_handle());
+    step.custom = [=, keep = stored](float* const* v) {
+      kernels::scale_runs(path, from, to, channels->size(), run, channels->data(), v[0]);
+    };
+    step.value_args = {{0, gate}};
+    use(gate, next_step());
+    step.info = {layer_name(graph.layers[index - 1]), "own:gate_weights", fmt::format("own:{}", to_string(path)),
+                 ProfileGroup::kSqueezeExcite, 0};
+    steps.push_back(std::move(step));
+    return live;
   }
 
   // ---- one lowering function per layer kind ----
@@ -251,10 +439,12 @@ struct OnednnNetwork::Impl {
     const FoldedWeights folded = fold_batch_norm(l, raw);
     const memory::desc w_user(w_dims, Dt::f32, grouped ? Tag::goihw : Tag::oihw);
 
+    memory weights = prepare_weights(folded.weights, w_user, pd.weights_desc());
+    if (gate_for_layer.count(index)) weights = gated_weights(index, weights, w_user, pd.weights_desc());
     Step step;
     step.primitive = dnnl::convolution_forward(pd);
     step.scratchpad = pd.scratchpad_desc();
-    step.fixed_args[DNNL_ARG_WEIGHTS] = prepare_weights(folded.weights, w_user, pd.weights_desc());
+    step.fixed_args[DNNL_ARG_WEIGHTS] = weights;
     step.fixed_args[DNNL_ARG_BIAS] = prepare_weights(folded.bias, bias_md, pd.bias_desc());
     int dst;
     if (sum) {
@@ -321,6 +511,11 @@ struct OnednnNetwork::Impl {
   void lower_scale(int index) {
     const Layer& l = graph.layers[index];
     const int in = tensor_value[l.input];
+    if (gate_into_weights(index)) {
+      gate_for_layer[index + 1] = tensor_value[l.gate];
+      tensor_value[l.output] = in;
+      return;
+    }
     const int gate = as_4d(tensor_value[l.gate]);
     const memory::desc& src_md = values[in].md;
     dnnl::binary::desc d(dnnl::algorithm::binary_mul, src_md, values[gate].md, src_md);
@@ -372,7 +567,8 @@ struct OnednnNetwork::Impl {
     steps.push_back(std::move(step));
   }
 
-  void lower(int index) {
+  // Lowers layer `index` (and, for an own kernel step, the layers it takes in); returns how many.
+  int lower(int index) {
     switch (graph.layers[index].kind) {
       case LayerKind::kConv:
         if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
@@ -381,11 +577,15 @@ struct OnednnNetwork::Impl {
           lower_conv(index);
         }
         break;
-      case LayerKind::kDepthwiseConv: lower_conv(index); break;
+      case LayerKind::kDepthwiseConv:
+        if (own_depthwise(graph.layers[index])) return lower_own_depthwise(index);
+        lower_conv(index);
+        break;
       case LayerKind::kGlobalAvgPool: lower_pool(index); break;
       case LayerKind::kChannelScale: lower_scale(index); break;
       case LayerKind::kFullyConnected: lower_fc(index); break;
     }
+    return 1;
   }
 
   // ---- storage ----
@@ -448,11 +648,28 @@ struct OnednnNetwork::Impl {
     for (int v = 0; v < n; ++v) value_memory[v] = memory(values[v].md, engine, base + offset[root(v)]);
     char* scratch = scratch_bytes > 0 ? base + arena : nullptr;
     for (auto& s : steps) {
+      std::vector<float*> pointers;
+      if (s.custom) {
+        for (const auto& [position, v] : s.value_args) pointers.push_back(static_cast<float*>(value_memory[v].get_data_handle()));
+        custom_args.push_back(std::move(pointers));
+        args.emplace_back();
+        info.push_back(s.info);
+        continue;
+      }
+      custom_args.emplace_back();
       std::unordered_map<int, memory> a = s.fixed_args;
       for (const auto& [arg, v] : s.value_args) a[arg] = value_memory[v];
       if (s.scratchpad.get_size() > 0) a[DNNL_ARG_SCRATCHPAD] = memory(s.scratchpad, engine, scratch);
       args.push_back(std::move(a));
       info.push_back(s.info);
+    }
+  }
+
+  void run_step(size_t i) {
+    if (steps[i].custom) {
+      steps[i].custom(custom_args[i].data());
+    } else {
+      steps[i].primitive.execute(stream, args[i]);
     }
   }
 
@@ -466,11 +683,12 @@ struct OnednnNetwork::Impl {
     tensor_value[0] =
         add_value(memory::desc({batch(), image.c, image.h, image.w}, Dt::f32, blocked_input() ? act_tag : Tag::nchw), -1);
     values[tensor_value[0]].pinned = true;
-    for (int i = 0; i < static_cast<int>(graph.layers.size()); ++i) {
+    kernel_path = options.kernel_path.value_or(kernels::best_path());
+    for (int i = 0, lowered = 1; i < static_cast<int>(graph.layers.size()); i += lowered) {
       try {
         if (i == 0 && failpoint(fmt::format("onednn-resolution={}", image.h)))
           throw dnnl::error(dnnl_runtime_error, "injected failure (EFFSCALE_FAILPOINTS)");
-        lower(i);
+        lowered = lower(i);
       } catch (const dnnl::error& e) {
         throw runtime_failure(fmt::format("oneDNN refused layer {} ({}): {}", layer_name(graph.layers[i]),
                                           dnnl_status2str(e.status), e.what()));
@@ -515,12 +733,13 @@ void OnednnNetwork::set_input(const std::vector<float>& nchw) {
 }
 
 void OnednnNetwork::run() {
-  for (size_t i = 0; i < impl_->steps.size(); ++i) impl_->steps[i].primitive.execute(impl_->stream, impl_->args[i]);
+  for (size_t i = 0; i < impl_->steps.size(); ++i) impl_->run_step(i);
   impl_->stream.wait();
 }
 
 void OnednnNetwork::run_primitive(size_t index) {
-  impl_->steps.at(index).primitive.execute(impl_->stream, impl_->args[index]);
+  impl_->steps.at(index);
+  impl_->run_step(index);
   impl_->stream.wait();
 }
 
@@ -542,6 +761,16 @@ std::int64_t OnednnNetwork::activation_bytes() const { return impl_->activation_
 
 std::int64_t OnednnNetwork::weight_bytes() const { return impl_->weight_bytes; }
 
+namespace {
+
+std::optional<kernels::Path> kernel_path_named(const std::string& name) {
+  for (kernels::Path p : {kernels::Path::kAvx512, kernels::Path::kAvx2, kernels::Path::kPortable})
+    if (kernels::to_string(p) == name) return p;
+  return std::nullopt;
+}
+
+}  // namespace
+
 void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
   size_t start = 0;
   while (start <= list.size()) {
@@ -552,9 +781,18 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "library-scratchpad") o.user_scratchpad = false;
     else if (item == "no-buffer-reuse") o.reuse_buffers = false;
     else if (item == "se-inner-product") o.se_inner_product = true;
+    else if (item == "no-own-depthwise") o.own_depthwise = false;
+    else if (item == "no-gate-in-weights") o.gate_in_weights = false;
+    else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
+      const kernels::Path path = *kernel_path_named(item.substr(8));
+      if (!kernels::available(path))
+        throw Error(fmt::format("lowering switch '{}': this CPU cannot run the {} kernels", item, to_string(path)));
+      o.kernel_path = path;
+    }
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
-                              "library-scratchpad, no-buffer-reuse, se-inner-product)", item));
+                              "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
+                              "no-gate-in-weights, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -568,6 +806,9 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.user_scratchpad != d.user_scratchpad) on.push_back("library-scratchpad");
   if (o.reuse_buffers != d.reuse_buffers) on.push_back("no-buffer-reuse");
   if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
+  if (o.own_depthwise != d.own_depthwise) on.push_back("no-own-depthwise");
+  if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
+  if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;
   for (const auto& s : on) text += (text.empty() ? "" : ",") + s;
   return text;

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "graph.hpp"
+#include "kernels/kernels.hpp"
 
 namespace effscale {
 
@@ -39,11 +41,20 @@ struct NetworkOptions {
   bool fuse_residual = true;      ///< residual add as a sum post-op of the projection (else a binary add)
   bool user_scratchpad = true;    ///< one shared scratchpad (else each primitive owns one)
   bool se_inner_product = false;  ///< SE reduce as an inner product (else a 1x1 convolution)
+  /// Blocked layouts: each depthwise conv and the SE path after it (average pool, reduce, expand)
+  /// run as one own kernel step (kernels.hpp), else as oneDNN primitives.
+  bool own_depthwise = true;
+  /// Batch 1, with own_depthwise: the SE gate scales the projection's weights (Cout x Cin) instead
+  /// of the activation (H x W x C) where the weights are the smaller.
+  bool gate_in_weights = true;
+  /// The own kernels' instruction-set path; unset: the widest this CPU runs.
+  std::optional<kernels::Path> kernel_path;
 };
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
-/// "library-scratchpad", "no-buffer-reuse", "se-inner-product") to `options`; throws Error for
-/// an unknown one.
+/// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
+/// "no-gate-in-weights", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
+/// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
 /// The switches that differ from the default lowering, as apply_lowering_switches reads them
@@ -58,8 +69,9 @@ std::string_view to_string(ProfileGroup group);
 /// One primitive of the built network.
 struct PrimitiveInfo {
   std::string name;        ///< layer name ("stage2.block1.expand"), or "reorder:<tensor>" for reorders
-  std::string primitive;   ///< "convolution", "pooling", "binary", "inner_product", "reorder"
-  std::string impl;        ///< oneDNN's implementation name, e.g. "brg:avx512_core"
+  std::string primitive;   ///< "convolution", "pooling", "binary", "inner_product", "reorder", or an own
+                           ///< kernel step: "own:depthwise", "own:depthwise+se", "own:gate_weights"
+  std::string impl;        ///< oneDNN's implementation name, e.g. "brg:avx512_core"; "own:avx512" etc.
   ProfileGroup group = ProfileGroup::kStem;
   std::int64_t macs = 0;   ///< multiply-adds implied by the primitive's own shapes (conv, inner product)
 };

@@ -1,0 +1,104 @@
+#include "kernels/kernels.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "error.hpp"
+#include "kernels/paths.hpp"
+
+namespace effscale::kernels {
+
+std::string_view to_string(Path path) {
+  switch (path) {
+    case Path::kAvx512: return "avx512";
+    case Path::kAvx2: return "avx2";
+    case Path::kPortable: return "portable";
+  }
+  return "?";
+}
+
+bool available(Path path) {
+  switch (path) {
+    case Path::kAvx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    case Path::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Path::kPortable: return true;
+  }
+  return false;
+}
+
+std::vector<Path> available_paths() {
+  std::vector<Path> paths;
+  for (Path p : {Path::kAvx512, Path::kAvx2, Path::kPortable})
+    if (available(p)) paths.push_back(p);
+  return paths;
+}
+
+Path best_path() { return available_paths().front(); }
+
+int vector_width(Path path) {
+  switch (path) {
+    case Path::kAvx512: return 16;
+    case Path::kAvx2: return 8;
+    case Path::kPortable: return 4;
+  }
+  return 1;
+}
+
+void check(Path path, const DepthwiseShape& s) {
+  if (!available(path)) throw Error(fmt::format("this CPU cannot run the {} kernels", to_string(path)));
+  if (s.block < 1 || s.block % vector_width(path) != 0)
+    throw Error(fmt::format("channel block {} is not a multiple of the {} kernels' vector width {}", s.block,
+                            to_string(path), vector_width(path)));
+  if (s.kernel < 1 || s.kernel > 15 || s.stride < 1 || s.stride > 15)
+    throw Error(fmt::format("depthwise kernel {} stride {}: the own kernels take 1..15", s.kernel, s.stride));
+  if (s.batch < 1 || s.blocks < 1 || s.in_h < 1 || s.in_w < 1 || s.out_h < 1 || s.out_w < 1 || s.pad_top < 0 ||
+      s.pad_left < 0 || s.pad_top >= s.kernel || s.pad_left >= s.kernel ||
+      (s.out_h - 1) * s.stride - s.pad_top >= s.in_h || (s.out_w - 1) * s.stride - s.pad_left >= s.in_w)
+    throw Error("inconsistent depthwise shape");
+}
+
+int depthwise_bands(const DepthwiseShape& s) {
+  // At least 16 work items, so that two to eight threads stay busy on the small late layers.
+  const int planes = s.batch * s.blocks;
+  return std::clamp((16 + planes - 1) / planes, 1, s.out_h);
+}
+
+std::size_t depthwise_partial_floats(const DepthwiseShape& s) {
+  return static_cast<std::size_t>(s.batch) * s.blocks * depthwise_bands(s) * s.block;
+}
+
+std::size_t depthwise_scratch_floats(const DepthwiseShape& s) { return depthwise_partial_floats(s); }
+
+std::size_t depthwise_se_scratch_floats(const DepthwiseShape& s, const SeShape& se) {
+  return depthwise_partial_floats(s) + static_cast<std::size_t>(s.batch) * (se.padded + se.squeezed);
+}
+
+void depthwise(Path path, const DepthwiseShape& shape, const float* src, const float* weights, const float* bias,
+               float* dst, float* scratch) {
+  switch (path) {
+    case Path::kAvx512: return avx512::depthwise(shape, src, weights, bias, dst, scratch);
+    case Path::kAvx2: return avx2::depthwise(shape, src, weights, bias, dst, scratch);
+    case Path::kPortable: return portable::depthwise(shape, src, weights, bias, dst, scratch);
+  }
+}
+
+void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape& se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights& sw, float* gate, float* scratch) {
+  switch (path) {
+    case Path::kAvx512: return avx512::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
+    case Path::kAvx2: return avx2::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
+    case Path::kPortable: return portable::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
+  }
+}
+
+void scale_runs(Path path, const float* src, float* dst, std::size_t runs, int run, const int* channel,
+                const float* gate) {
+  switch (path) {
+    case Path::kAvx512: return avx512::scale_runs(src, dst, runs, run, channel, gate);
+    case Path::kAvx2: return avx2::scale_runs(src, dst, runs, run, channel, gate);
+    case Path::kPortable: return portable::scale_runs(src, dst, runs, run, channel, gate);
+  }
+}
+
+}  // namespace effscale::kernels

@@ -1,0 +1,96 @@
+#pragma once
+// effscale's own CPU kernels, for what oneDNN 2.6's primitives cannot fuse (bench/PERFORMANCE_NOTES.md,
+// issue 14): the depthwise convolution with its activation and the squeeze-and-excitation average
+// pool in one pass over the blocked activation, the SE gate's two small fully connected layers, and
+// the gate applied to a projection's weights instead of to the activation. Plain arrays in and out,
+// no oneDNN here; the lowering (onednn/network.cpp) decides where they replace primitives.
+//
+// Three paths with the same arithmetic: AVX-512 (16 floats a vector), AVX2+FMA (8) and portable
+// C++ (GCC vector extensions, 4 floats, no instruction-set flags), chosen at run time. Each path
+// runs on any blocked layout whose block is a multiple of its vector width (nChw16c, nChw8c).
+// They thread with OpenMP, like oneDNN's primitives, in the calling thread's team.
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "spec.hpp"
+
+namespace effscale::kernels {
+
+enum class Path { kAvx512, kAvx2, kPortable };
+
+/// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
+/// measured with other kernels are not reused.
+constexpr int kKernelsVersion = 1;
+
+std::string_view to_string(Path path);
+
+/// Whether this CPU runs `path` (kPortable always).
+bool available(Path path);
+
+/// The widest available path.
+Path best_path();
+
+/// Every path this CPU runs, widest first.
+std::vector<Path> available_paths();
+
+/// Floats in one vector of `path`.
+int vector_width(Path path);
+
+/// A depthwise convolution over a blocked activation [batch][blocks][h][w][block] (channels
+/// padded to blocks x block with zeros), TensorFlow SAME padding given as top/left.
+struct DepthwiseShape {
+  int batch = 1, blocks = 1, block = 16;
+  int in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  int kernel = 3, stride = 1, pad_top = 0, pad_left = 0;
+  Activation activation = Activation::kNone;
+};
+
+/// Throws Error when `shape` is outside what the kernels take (block not a multiple of the
+/// path's vector width, kernel or stride outside 1..15, inconsistent sizes).
+void check(Path path, const DepthwiseShape& shape);
+
+/// dst = activation(depthwise(src, weights) + bias). weights: [blocks][kernel * kernel][block];
+/// bias: [blocks * block]; padded channels must have zero weights and bias. `scratch`:
+/// depthwise_scratch_floats(shape).
+void depthwise(Path path, const DepthwiseShape& shape, const float* src, const float* weights, const float* bias,
+               float* dst, float* scratch);
+
+std::size_t depthwise_scratch_floats(const DepthwiseShape& shape);
+
+/// The squeeze-and-excitation path after a depthwise conv: per image, pooled = mean of dst over
+/// the image, squeezed = activation(reduce pooled + reduce_bias), gate = sigmoid(expand squeezed +
+/// expand_bias).
+struct SeShape {
+  int channels = 1;  ///< real channels; padded = blocks x block of the depthwise shape
+  int padded = 1;
+  int squeezed = 1;
+  float inv_area = 1;  ///< 1 / (out_h x out_w)
+  Activation activation = Activation::kSwish;
+};
+
+/// The SE weights, zero-padded to `padded` channels: reduce [squeezed][padded], reduce_bias
+/// [squeezed], expand_t [squeezed][padded] (the expand layer's weights transposed), expand_bias
+/// [padded].
+struct SeWeights {
+  const float* reduce = nullptr;
+  const float* reduce_bias = nullptr;
+  const float* expand_t = nullptr;
+  const float* expand_bias = nullptr;
+};
+
+/// depthwise(), then the SE gate of its output into gate [batch][padded] (padding 0), in one
+/// parallel region; the channel sums add up in a fixed order, the same for any thread count.
+/// `scratch`: depthwise_se_scratch_floats(shape, se).
+void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape& se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights& se_weights, float* gate, float* scratch);
+
+std::size_t depthwise_se_scratch_floats(const DepthwiseShape& shape, const SeShape& se);
+
+/// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
+/// in any layout whose consecutive `run` elements share an input channel.
+void scale_runs(Path path, const float* src, float* dst, std::size_t runs, int run, const int* channel,
+                const float* gate);
+
+}  // namespace effscale::kernels

@@ -1,0 +1,336 @@
+// The kernels' one implementation, included by one translation unit per path with
+// EFFSCALE_KERNEL_PATH (the path's namespace) and EFFSCALE_VECTOR_WIDTH (floats a vector) defined,
+// and compiled with that path's instruction-set flags. Everything but the entry points has
+// internal linkage and no standard-library inline function is used, so the linker can never hand
+// one path's instructions to another path. No include guard: included once per path.
+
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/paths.hpp"
+
+namespace effscale::kernels::EFFSCALE_KERNEL_PATH {
+namespace {
+
+constexpr int W = EFFSCALE_VECTOR_WIDTH;
+typedef float V __attribute__((vector_size(W * sizeof(float))));
+typedef std::int32_t VI __attribute__((vector_size(W * sizeof(float))));
+
+inline V load(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+
+inline V splat(float x) { return V{} + x; }
+
+inline V vmax(V a, V b) { return a > b ? a : b; }
+
+inline V vmin(V a, V b) { return a < b ? a : b; }
+
+// e^x, Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for e^r, 2^n from the
+// exponent bits. Relative error about 2e-7 over [-87, 88]; the input is clamped to that range.
+inline V vexp(V x) {
+  x = vmin(vmax(x, splat(-87.0f)), splat(88.0f));
+  const V fx = x * 1.44269504088896341f;
+  const VI n = __builtin_convertvector(fx + (fx < splat(0.0f) ? splat(-0.5f) : splat(0.5f)), VI);
+  const V nf = __builtin_convertvector(n, V);
+  const V r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+  V p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const VI bits = (n + 127) << 23;
+  V scale;
+  __builtin_memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+template <Activation A>
+inline V activate(V x) {
+  if constexpr (A == Activation::kRelu) return vmax(x, splat(0.0f));
+  if constexpr (A == Activation::kRelu6) return vmin(vmax(x, splat(0.0f)), splat(6.0f));
+  if constexpr (A == Activation::kSwish) return x / (1.0f + vexp(-x));
+  if constexpr (A == Activation::kSigmoid) return 1.0f / (1.0f + vexp(-x));
+  return x;
+}
+
+inline int imin(int a, int b) { return a < b ? a : b; }
+inline int imax(int a, int b) { return a > b ? a : b; }
+
+// Output rows [oh_begin, oh_end) of one image's one channel block. K, S: kernel and stride known
+// at compile time (0: read from the shape). Adds the rows' activated outputs to sums[0, block).
+template <int K, int S, Activation A>
+void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
+                    int oh_begin, int oh_end, float* sums) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  const int in_h = s.in_h, in_w = s.in_w, out_w = s.out_w;
+  const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(in_w) * B;
+  // Output columns whose taps all fall inside the row.
+  const int ow_lo = imin((s.pad_left + st - 1) / st, out_w);
+  const int last = in_w - k + s.pad_left;
+  const int ow_hi = last < 0 ? ow_lo : imin(imax(last / st + 1, ow_lo), out_w);
+  for (int v = 0; v < B; v += W) {
+    const V b = load(bias + v);
+    V sum = splat(0.0f);
+    for (int oh = oh_begin; oh < oh_end; ++oh) {
+      const int ih0 = oh * st - s.pad_top;
+      const int kh_lo = ih0 < 0 ? -ih0 : 0;
+      const int kh_hi = ih0 + k > in_h ? in_h - ih0 : k;
+      const std::ptrdiff_t in = ih0 * row + v;  // offset of row ih0 (maybe negative: only rows kh_lo..kh_hi are read)
+      float* out = dst + static_cast<std::ptrdiff_t>(oh) * out_w * B + v;
+      auto edge = [&](int ow) {
+        const int iw0 = ow * st - s.pad_left;
+        const int kw_lo = iw0 < 0 ? -iw0 : 0;
+        const int kw_hi = iw0 + k > in_w ? in_w - iw0 : k;
+        V a = b;
+        for (int kh = kh_lo; kh < kh_hi; ++kh) {
+          const float* p = src + (in + kh * row + static_cast<std::ptrdiff_t>(iw0 + kw_lo) * B);
+          const float* wr = w + (kh * k + kw_lo) * B + v;
+          for (int kw = 0; kw < kw_hi - kw_lo; ++kw) a += load(p + kw * B) * load(wr + kw * B);
+        }
+        a = activate<A>(a);
+        store(out + static_cast<std::ptrdiff_t>(ow) * B, a);
+        sum += a;
+      };
+      int ow = 0;
+      for (; ow < ow_lo; ++ow) edge(ow);
+      for (; ow + 4 <= ow_hi; ow += 4) {
+        V a0 = b, a1 = b, a2 = b, a3 = b;
+        const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow * st - s.pad_left) * B;
+        for (int kh = kh_lo; kh < kh_hi; ++kh) {
+          const float* p = src + (p0 + kh * row);
+          const float* wr = w + kh * k * B + v;
+          for (int kw = 0; kw < k; ++kw) {
+            const V wv = load(wr + kw * B);
+            a0 += load(p + kw * B) * wv;
+            a1 += load(p + (st + kw) * B) * wv;
+            a2 += load(p + (2 * st + kw) * B) * wv;
+            a3 += load(p + (3 * st + kw) * B) * wv;
+          }
+        }
+        a0 = activate<A>(a0);
+        a1 = activate<A>(a1);
+        a2 = activate<A>(a2);
+        a3 = activate<A>(a3);
+        float* o = out + static_cast<std::ptrdiff_t>(ow) * B;
+        store(o, a0);
+        store(o + B, a1);
+        store(o + 2 * B, a2);
+        store(o + 3 * B, a3);
+        sum += (a0 + a1) + (a2 + a3);
+      }
+      for (; ow < ow_hi; ++ow) {
+        V a = b;
+        const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow * st - s.pad_left) * B;
+        for (int kh = kh_lo; kh < kh_hi; ++kh)
+          for (int kw = 0; kw < k; ++kw) a += load(src + (p0 + kh * row + kw * B)) * load(w + (kh * k + kw) * B + v);
+        a = activate<A>(a);
+        store(out + static_cast<std::ptrdiff_t>(ow) * B, a);
+        sum += a;
+      }
+      for (; ow < out_w; ++ow) edge(ow);
+    }
+    store(sums + v, load(sums + v) + sum);
+  }
+}
+
+// Floats of the zero-padded input copy that small feature maps are convolved from (on the stack).
+constexpr int kPaddedFloats = 8192;
+
+// Small feature maps (most output pixels touch the border): the band's input rows are copied,
+// one vector of channels at a time, into a zero-padded buffer wide enough for groups of four
+// output pixels, so that every pixel takes the unrolled path without bounds checks.
+template <int K, int S, Activation A>
+bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
+                           int oh_begin, int oh_end, float* sums) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  const int groups = (s.out_w + 3) / 4;
+  const int pw = (groups * 4 - 1) * st + k;
+  const int rows = (oh_end - oh_begin - 1) * st + k;
+  if (static_cast<std::int64_t>(rows) * pw * W > kPaddedFloats) return false;
+  alignas(64) float buf[kPaddedFloats];
+  const int ih_begin = oh_begin * st - s.pad_top;
+  for (int v = 0; v < B; v += W) {
+    for (int r = 0; r < rows; ++r) {
+      const int ih = ih_begin + r;
+      float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
+      for (int x = 0; x < pw; ++x) {
+        const int iw = x - s.pad_left;
+        const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
+        store(br + x * W, inside ? load(src + ((static_cast<std::ptrdiff_t>(ih) * s.in_w + iw) * B + v)) : splat(0.0f));
+      }
+    }
+    const V b = load(bias + v);
+    V sum = splat(0.0f);
+    for (int oh = oh_begin; oh < oh_end; ++oh) {
+      const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
+      float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
+      for (int ow = 0; ow < s.out_w; ow += 4) {
+        V a[4] = {b, b, b, b};
+        for (int kh = 0; kh < k; ++kh) {
+          const float* p = base + (kh * pw + ow * st) * W;
+          const float* wr = w + kh * k * B + v;
+          for (int kw = 0; kw < k; ++kw) {
+            const V wv = load(wr + kw * B);
+            a[0] += load(p + kw * W) * wv;
+            a[1] += load(p + (st + kw) * W) * wv;
+            a[2] += load(p + (2 * st + kw) * W) * wv;
+            a[3] += load(p + (3 * st + kw) * W) * wv;
+          }
+        }
+        const int valid = imin(4, s.out_w - ow);
+        for (int j = 0; j < valid; ++j) {
+          const V y = activate<A>(a[j]);
+          store(out + static_cast<std::ptrdiff_t>(ow + j) * B, y);
+          sum += y;
+        }
+      }
+    }
+    store(sums + v, load(sums + v) + sum);
+  }
+  return true;
+}
+
+template <Activation A>
+void depthwise_rows_for(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
+                        int oh_begin, int oh_end, float* sums) {
+  if (s.out_w <= 16) {
+    if (s.kernel == 3 && s.stride == 1 && depthwise_rows_padded<3, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+    if (s.kernel == 3 && s.stride == 2 && depthwise_rows_padded<3, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+    if (s.kernel == 5 && s.stride == 1 && depthwise_rows_padded<5, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+    if (s.kernel == 5 && s.stride == 2 && depthwise_rows_padded<5, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+    if (depthwise_rows_padded<0, 0, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+  }
+  if (s.kernel == 3 && s.stride == 1) return depthwise_rows<3, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 3 && s.stride == 2) return depthwise_rows<3, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 5 && s.stride == 1) return depthwise_rows<5, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 5 && s.stride == 2) return depthwise_rows<5, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+  depthwise_rows<0, 0, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+}
+
+void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
+                    int oh_begin, int oh_end, float* sums) {
+  switch (s.activation) {
+    case Activation::kNone: return depthwise_rows_for<Activation::kNone>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+    case Activation::kRelu: return depthwise_rows_for<Activation::kRelu>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+    case Activation::kRelu6: return depthwise_rows_for<Activation::kRelu6>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+    case Activation::kSwish: return depthwise_rows_for<Activation::kSwish>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+    case Activation::kSigmoid:
+      return depthwise_rows_for<Activation::kSigmoid>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+  }
+}
+
+// The depthwise bands, in one parallel region with the SE path when `se` is set: the bands' channel
+// sums are added up per image (in band order: the same for any thread count), the reduce FC runs
+// one squeezed channel per iteration, the expand FC and the sigmoid one vector of channels.
+void depthwise_bands_then_se(const DepthwiseShape& s, const float* src, const float* weights, const float* bias,
+                             float* dst, float* partial, const SeShape* se, const SeWeights* sw, float* sums,
+                             float* squeezed, float* gate) {
+  const int bands = depthwise_bands(s);
+  const int planes = s.batch * s.blocks;
+  const int items = planes * bands;
+  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * s.block;
+  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * s.block;
+  const int taps = s.kernel * s.kernel * s.block;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int item = 0; item < items; ++item) {
+      const int plane = item / bands, band = item % bands;
+      const int cb = plane % s.blocks;
+      float* part = partial + static_cast<std::ptrdiff_t>(item) * s.block;
+      for (int j = 0; j < s.block; ++j) part[j] = 0;
+      const int oh_begin = static_cast<int>(static_cast<std::int64_t>(s.out_h) * band / bands);
+      const int oh_end = static_cast<int>(static_cast<std::int64_t>(s.out_h) * (band + 1) / bands);
+      depthwise_band(s, src + plane * in_plane, weights + cb * taps, bias + cb * s.block, dst + plane * out_plane,
+                     oh_begin, oh_end, part);
+    }
+    if (se) {
+#pragma omp for schedule(static)
+      for (int plane = 0; plane < planes; ++plane) {
+        float* out = sums + static_cast<std::ptrdiff_t>(plane) * s.block;  // [n][cb][block] = [n][c]
+        for (int j = 0; j < s.block; ++j) out[j] = 0;
+        for (int band = 0; band < bands; ++band) {
+          const float* part = partial + static_cast<std::ptrdiff_t>(plane * bands + band) * s.block;
+          for (int j = 0; j < s.block; ++j) out[j] += part[j];
+        }
+      }
+      const int sq = se->squeezed, padded = se->padded;
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.batch * sq; ++i) {
+        const int n = i / sq, j = i % sq;
+        const float* x = sums + static_cast<std::ptrdiff_t>(n) * padded;
+        const float* wr = sw->reduce + static_cast<std::ptrdiff_t>(j) * padded;
+        V acc = splat(0.0f);
+        for (int c = 0; c < padded; c += W) acc += load(wr + c) * load(x + c);
+        float dot = 0;
+        for (int lane = 0; lane < W; ++lane) dot += acc[lane];
+        const V y = splat(sw->reduce_bias[j] + dot * se->inv_area);
+        V a = y;
+        switch (se->activation) {
+          case Activation::kNone: break;
+          case Activation::kRelu: a = activate<Activation::kRelu>(y); break;
+          case Activation::kRelu6: a = activate<Activation::kRelu6>(y); break;
+          case Activation::kSwish: a = activate<Activation::kSwish>(y); break;
+          case Activation::kSigmoid: a = activate<Activation::kSigmoid>(y); break;
+        }
+        squeezed[i] = a[0];
+      }
+      const int chunks = padded / W;
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.batch * chunks; ++i) {
+        const int n = i / chunks, c = i % chunks * W;
+        V acc = load(sw->expand_bias + c);
+        const float* q = squeezed + static_cast<std::ptrdiff_t>(n) * sq;
+        for (int j = 0; j < sq; ++j) acc += load(sw->expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
+        V g = activate<Activation::kSigmoid>(acc);
+        for (int lane = 0; lane < W; ++lane)
+          if (c + lane >= se->channels) g[lane] = 0;
+        store(gate + static_cast<std::ptrdiff_t>(n) * padded + c, g);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void depthwise(const DepthwiseShape& s, const float* src, const float* weights, const float* bias, float* dst,
+               float* scratch) {
+  depthwise_bands_then_se(s, src, weights, bias, dst, scratch, nullptr, nullptr, nullptr, nullptr, nullptr);
+}
+
+void depthwise_se(const DepthwiseShape& s, const SeShape& se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights& sw, float* gate, float* scratch) {
+  float* partial = scratch;
+  float* sums = partial + depthwise_partial_floats(s);
+  float* squeezed = sums + static_cast<std::ptrdiff_t>(s.batch) * se.padded;
+  depthwise_bands_then_se(s, src, weights, bias, dst, partial, &se, &sw, sums, squeezed, gate);
+}
+
+void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {
+  const auto n = static_cast<std::ptrdiff_t>(runs);
+  if (run % W == 0) {
+#pragma omp parallel for schedule(static) if (n * run >= 16384)
+    for (std::ptrdiff_t r = 0; r < n; ++r) {
+      const V g = splat(gate[channel[r]]);
+      for (int j = 0; j < run; j += W) store(dst + r * run + j, load(src + r * run + j) * g);
+    }
+    return;
+  }
+  for (std::size_t r = 0; r < runs; ++r) {
+    const float g = gate[channel[r]];
+    const float* s = src + r * run;
+    float* d = dst + r * run;
+    for (int j = 0; j < run; ++j) d[j] = s[j] * g;
+  }
+}
+
+}  // namespace effscale::kernels::EFFSCALE_KERNEL_PATH

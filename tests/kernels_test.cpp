@@ -1,0 +1,234 @@
+#include <catch2/catch.hpp>
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "error.hpp"
+#include "kernels/kernels.hpp"
+#include "reference_executor.hpp"
+
+using namespace effscale;
+using namespace effscale::kernels;
+
+namespace {
+
+double act(Activation a, double x) {
+  switch (a) {
+    case Activation::kNone: return x;
+    case Activation::kRelu: return std::max(0.0, x);
+    case Activation::kRelu6: return std::min(6.0, std::max(0.0, x));
+    case Activation::kSwish: return x / (1 + std::exp(-x));
+    case Activation::kSigmoid: return 1 / (1 + std::exp(-x));
+  }
+  return x;
+}
+
+// TensorFlow SAME: out = ceil(in / stride), the extra padding at the bottom/right.
+DepthwiseShape same_shape(int batch, int channels, int block, int h, int w, int kernel, int stride, Activation a) {
+  DepthwiseShape s;
+  s.batch = batch;
+  s.block = block;
+  s.blocks = (channels + block - 1) / block;
+  s.in_h = h;
+  s.in_w = w;
+  s.out_h = (h + stride - 1) / stride;
+  s.out_w = (w + stride - 1) / stride;
+  s.kernel = kernel;
+  s.stride = stride;
+  s.pad_top = std::max((s.out_h - 1) * stride + kernel - h, 0) / 2;
+  s.pad_left = std::max((s.out_w - 1) * stride + kernel - w, 0) / 2;
+  s.activation = a;
+  return s;
+}
+
+struct Case {
+  DepthwiseShape shape;
+  int channels;
+  std::vector<float> src, weights, bias;
+};
+
+Case make_case(const DepthwiseShape& s, int channels, unsigned seed) {
+  Case c{s, channels, {}, {}, {}};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int padded = s.blocks * s.block;
+  c.src.resize(static_cast<size_t>(s.batch) * padded * s.in_h * s.in_w);
+  for (size_t i = 0; i < c.src.size(); ++i) {
+    const int ch = static_cast<int>(i / (s.in_h * s.in_w * s.block) % s.blocks) * s.block + static_cast<int>(i % s.block);
+    c.src[i] = ch < channels ? 2 * u(rng) : 0.0f;  // the blocked layout's padding is zero
+  }
+  c.weights.assign(static_cast<size_t>(padded) * s.kernel * s.kernel, 0.0f);
+  c.bias.assign(padded, 0.0f);
+  for (int ch = 0; ch < channels; ++ch) {
+    c.bias[ch] = 0.3f * u(rng);
+    for (int t = 0; t < s.kernel * s.kernel; ++t)
+      c.weights[(static_cast<size_t>(ch / s.block) * s.kernel * s.kernel + t) * s.block + ch % s.block] = u(rng) / s.kernel;
+  }
+  return c;
+}
+
+// Direct loops in double: dst in the blocked layout.
+std::vector<double> reference_depthwise(const Case& c) {
+  const DepthwiseShape& s = c.shape;
+  const int padded = s.blocks * s.block;
+  std::vector<double> out(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 0.0);
+  auto at = [&](int n, int ch, int y, int x, int h, int w) {
+    return ((static_cast<size_t>(n) * s.blocks + ch / s.block) * h * w + static_cast<size_t>(y) * w + x) * s.block + ch % s.block;
+  };
+  for (int n = 0; n < s.batch; ++n)
+    for (int ch = 0; ch < c.channels; ++ch)
+      for (int oy = 0; oy < s.out_h; ++oy)
+        for (int ox = 0; ox < s.out_w; ++ox) {
+          double acc = c.bias[ch];
+          for (int ky = 0; ky < s.kernel; ++ky)
+            for (int kx = 0; kx < s.kernel; ++kx) {
+              const int iy = oy * s.stride - s.pad_top + ky, ix = ox * s.stride - s.pad_left + kx;
+              if (iy < 0 || iy >= s.in_h || ix < 0 || ix >= s.in_w) continue;
+              acc += static_cast<double>(c.src[at(n, ch, iy, ix, s.in_h, s.in_w)]) *
+                     c.weights[(static_cast<size_t>(ch / s.block) * s.kernel * s.kernel + ky * s.kernel + kx) * s.block + ch % s.block];
+            }
+          out[at(n, ch, oy, ox, s.out_h, s.out_w)] = act(s.activation, acc);
+        }
+  return out;
+}
+
+double max_error(const std::vector<float>& a, const std::vector<double>& b) {
+  double scale = 1e-12, err = 0;
+  for (double x : b) scale = std::max(scale, std::fabs(x));
+  for (size_t i = 0; i < a.size(); ++i) err = std::max(err, std::fabs(a[i] - b[i]));
+  return err / scale;
+}
+
+}  // namespace
+
+TEST_CASE("own depthwise kernels match direct loops on every path, shape and activation", "[kernels]") {
+  // Reference: direct loops in double precision above (TensorFlow SAME padding).
+  omp_set_num_threads(2);
+  struct Geometry { int batch, channels, h, w, kernel, stride; };
+  const Geometry geometries[] = {
+      {1, 32, 23, 37, 3, 1},  {1, 40, 19, 17, 3, 2}, {2, 24, 9, 12, 5, 1}, {1, 72, 14, 14, 5, 2},
+      {1, 16, 7, 7, 5, 1},    {1, 8, 5, 3, 7, 3},    {1, 19, 1, 1, 3, 1},  {2, 48, 40, 33, 5, 1},
+      {1, 33, 6, 25, 4, 2},   {1, 16, 3, 64, 3, 2},
+  };
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const Geometry& g : geometries) {
+        for (Activation a : {Activation::kSwish, Activation::kRelu6, Activation::kNone}) {
+          const DepthwiseShape s = same_shape(g.batch, g.channels, block, g.h, g.w, g.kernel, g.stride, a);
+          INFO(to_string(path) << " block " << block << " " << g.h << "x" << g.w << "x" << g.channels << " k" << g.kernel
+                               << " s" << g.stride << " activation " << static_cast<int>(a));
+          REQUIRE_NOTHROW(check(path, s));
+          const Case c = make_case(s, g.channels, 17);
+          std::vector<float> dst(static_cast<size_t>(s.batch) * s.blocks * s.block * s.out_h * s.out_w, 99.0f);
+          std::vector<float> scratch(depthwise_scratch_floats(s));
+          depthwise(path, s, c.src.data(), c.weights.data(), c.bias.data(), dst.data(), scratch.data());
+          CHECK(max_error(dst, reference_depthwise(c)) <= 1e-5);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("own depthwise+SE kernel: the gate matches direct loops, and one thread gives the same bits as two", "[kernels]") {
+  // Reference: the SE definition (mean over the image, reduce FC + activation, expand FC + sigmoid) in double.
+  for (Path path : available_paths()) {
+    const int block = 16, channels = 44, squeezed = 5;
+    const DepthwiseShape s = same_shape(2, channels, block, 15, 11, 3, 1, Activation::kSwish);
+    const Case c = make_case(s, channels, 5);
+    const int padded = s.blocks * block;
+    SeShape se;
+    se.channels = channels;
+    se.padded = padded;
+    se.squeezed = squeezed;
+    se.inv_area = 1.0f / static_cast<float>(s.out_h * s.out_w);
+    se.activation = Activation::kSwish;
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<float> reduce(static_cast<size_t>(squeezed) * padded, 0), reduce_b(squeezed), expand_t(reduce.size(), 0),
+        expand_b(padded, 0);
+    for (int j = 0; j < squeezed; ++j) {
+      reduce_b[j] = u(rng);
+      for (int ch = 0; ch < channels; ++ch) {
+        reduce[j * padded + ch] = u(rng);
+        expand_t[j * padded + ch] = u(rng);
+      }
+    }
+    for (int ch = 0; ch < channels; ++ch) expand_b[ch] = u(rng);
+    const SeWeights w{reduce.data(), reduce_b.data(), expand_t.data(), expand_b.data()};
+
+    auto run = [&](int threads, std::vector<float>& dst, std::vector<float>& gate) {
+      omp_set_num_threads(threads);
+      dst.assign(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 0);
+      gate.assign(static_cast<size_t>(s.batch) * padded, 99);
+      std::vector<float> scratch(depthwise_se_scratch_floats(s, se));
+      depthwise_se(path, s, se, c.src.data(), c.weights.data(), c.bias.data(), dst.data(), w, gate.data(), scratch.data());
+    };
+    std::vector<float> dst1, gate1, dst2, gate2;
+    run(1, dst1, gate1);
+    run(2, dst2, gate2);
+    INFO(to_string(path));
+    CHECK(std::memcmp(gate1.data(), gate2.data(), gate1.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(dst1.data(), dst2.data(), dst1.size() * sizeof(float)) == 0);
+
+    const std::vector<double> ref = reference_depthwise(c);
+    CHECK(max_error(dst2, ref) <= 1e-5);
+    std::vector<double> expected(gate2.size(), 0.0);
+    for (int n = 0; n < s.batch; ++n) {
+      std::vector<double> pooled(channels, 0.0), sq(squeezed, 0.0);
+      for (int ch = 0; ch < channels; ++ch) {
+        for (int p = 0; p < s.out_h * s.out_w; ++p)
+          pooled[ch] += ref[((static_cast<size_t>(n) * s.blocks + ch / block) * s.out_h * s.out_w + p) * block + ch % block];
+        pooled[ch] /= s.out_h * s.out_w;
+      }
+      for (int j = 0; j < squeezed; ++j) {
+        double a = reduce_b[j];
+        for (int ch = 0; ch < channels; ++ch) a += reduce[j * padded + ch] * pooled[ch];
+        sq[j] = act(Activation::kSwish, a);
+      }
+      for (int ch = 0; ch < channels; ++ch) {
+        double a = expand_b[ch];
+        for (int j = 0; j < squeezed; ++j) a += expand_t[j * padded + ch] * sq[j];
+        expected[static_cast<size_t>(n) * padded + ch] = act(Activation::kSigmoid, a);
+      }
+    }
+    CHECK(max_error(gate2, expected) <= 1e-5);
+    for (int n = 0; n < s.batch; ++n)
+      for (int ch = channels; ch < padded; ++ch) CHECK(gate2[static_cast<size_t>(n) * padded + ch] == 0.0f);
+  }
+}
+
+TEST_CASE("scale_runs scales each run by its channel's gate on every path", "[kernels]") {
+  for (Path path : available_paths()) {
+    for (int run : {16, 8, 3, 1}) {
+      const size_t runs = 37;
+      std::vector<float> src(runs * run), dst(src.size());
+      std::vector<int> channel(runs);
+      std::vector<float> gate(11);
+      for (size_t i = 0; i < src.size(); ++i) src[i] = 0.5f + static_cast<float>(i % 13);
+      for (size_t r = 0; r < runs; ++r) channel[r] = static_cast<int>((r * 7) % gate.size());
+      for (size_t g = 0; g < gate.size(); ++g) gate[g] = 0.1f * static_cast<float>(g) - 0.3f;
+      scale_runs(path, src.data(), dst.data(), runs, run, channel.data(), gate.data());
+      INFO(to_string(path) << " run " << run);
+      for (size_t i = 0; i < src.size(); ++i) REQUIRE(dst[i] == src[i] * gate[channel[i / run]]);
+    }
+  }
+}
+
+TEST_CASE("kernel shapes outside the kernels' range are refused with the reason", "[kernels]") {
+  DepthwiseShape s = same_shape(1, 16, 16, 8, 8, 3, 1, Activation::kNone);
+  CHECK_NOTHROW(check(Path::kPortable, s));
+  s.block = 6;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("not a multiple of the portable kernels' vector width 4"));
+  s.block = 16;
+  s.kernel = 17;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("the own kernels take 1..15"));
+  s.kernel = 3;
+  s.out_h = 20;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("inconsistent depthwise shape"));
+  CHECK(available(Path::kPortable));
+  CHECK(available_paths().back() == Path::kPortable);
+}
