@@ -23,6 +23,10 @@ variants=(
   "per-primitive scratchpad|--lowering library-scratchpad|"
   "no buffer reuse|--lowering no-buffer-reuse|"
   "SE reduce as inner product|--lowering se-inner-product|"
+  "oneDNN depthwise + SE primitives|--lowering no-own-depthwise|"
+  "SE gate on the activation|--lowering no-gate-in-weights|"
+  "own kernels: AVX2 path|--lowering kernels-avx2|"
+  "own kernels: portable path|--lowering kernels-portable|"
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"
   "OMP_PROC_BIND=close||OMP_PROC_BIND=close"
 )
