@@ -25,6 +25,7 @@ variants=(
   "SE reduce as inner product|--lowering se-inner-product|"
   "oneDNN depthwise + SE primitives|--lowering no-own-depthwise|"
   "SE gate on the activation|--lowering no-gate-in-weights|"
+  "expansion conv fused (own)|--lowering fused-expand|"
   "own kernels: AVX2 path|--lowering kernels-avx2|"
   "own kernels: portable path|--lowering kernels-portable|"
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"

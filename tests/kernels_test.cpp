@@ -165,7 +165,7 @@ TEST_CASE("own depthwise+SE kernel: the gate matches direct loops, and one threa
       dst.assign(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 0);
       gate.assign(static_cast<size_t>(s.batch) * padded, 99);
       std::vector<float> scratch(depthwise_se_scratch_floats(s, se));
-      depthwise_se(path, s, se, c.src.data(), c.weights.data(), c.bias.data(), dst.data(), w, gate.data(), scratch.data());
+      depthwise_se(path, s, &se, c.src.data(), c.weights.data(), c.bias.data(), dst.data(), &w, gate.data(), scratch.data());
     };
     std::vector<float> dst1, gate1, dst2, gate2;
     run(1, dst1, gate1);

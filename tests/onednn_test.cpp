@@ -101,7 +101,8 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
   const Graph kinds = expand(every_block_kind());
   for (const char* switches : {"no-inplace-scale", "separate-residual", "library-scratchpad", "no-buffer-reuse",
                                "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
-                               "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product"}) {
+                               "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
+                               "fused-expand", "fused-expand,no-gate-in-weights"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;
@@ -126,7 +127,7 @@ TEST_CASE("every own kernel path matches the reference executor: both baselines,
   const Graph mb = expand(scale(builtin_baseline("mobilenet-v2"), {0.35, 1.0, 45}));
   const Graph kinds = expand(every_block_kind());
   for (kernels::Path path : kernels::available_paths()) {
-    for (const char* extra : {"", ",no-gate-in-weights"}) {
+    for (const char* extra : {"", ",no-gate-in-weights", ",fused-expand"}) {
       NetworkOptions o;
       o.seed = 5;
       apply_lowering_switches(fmt::format("kernels-{}{}", kernels::to_string(path), extra), o);
@@ -159,6 +160,14 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
   CHECK(own.primitives().size() == g.layers.size() - 3 * 16);
+  // fused-expand: each block's expansion conv joins the step (stage 1 has none).
+  o.fuse_expand = true;
+  OnednnNetwork with_fused_expand(g, o);
+  int with_expand = 0;
+  for (const auto& p : with_fused_expand.primitives()) with_expand += p.primitive == "own:expand+depthwise+se";
+  CHECK(with_expand == 15);
+  CHECK(with_fused_expand.primitives().size() == g.layers.size() - 3 * 16 - 15);
+  o.fuse_expand = false;
   o.own_depthwise = false;
   OnednnNetwork library(g, o);
   CHECK(library.primitives().size() == g.layers.size());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "error.hpp"
 #include "kernels/paths.hpp"
@@ -64,31 +65,59 @@ int depthwise_bands(const DepthwiseShape& s) {
   return std::clamp((16 + planes - 1) / planes, 1, s.out_h);
 }
 
-std::size_t depthwise_partial_floats(const DepthwiseShape& s) {
-  return static_cast<std::size_t>(s.batch) * s.blocks * depthwise_bands(s) * s.block;
+int padded_width(const DepthwiseShape& s) { return ((s.out_w + 3) / 4 * 4 - 1) * s.stride + s.kernel; }
+
+std::size_t partial_floats(const DepthwiseShape& s, int bands) {
+  return static_cast<std::size_t>(s.batch) * s.blocks * bands * s.block;
 }
 
-std::size_t depthwise_scratch_floats(const DepthwiseShape& s) { return depthwise_partial_floats(s); }
+int expand_bands(const DepthwiseShape& s, int vector_width) {
+  const std::int64_t row = static_cast<std::int64_t>(padded_width(s)) * vector_width;
+  const std::int64_t fit_rows = kFusedBufferFloats / row;
+  if (fit_rows < s.kernel) return 0;
+  const int rows_per_band = static_cast<int>(std::min<std::int64_t>((fit_rows - s.kernel) / s.stride + 1, s.out_h));
+  const int planes = s.batch * s.blocks;
+  return std::max((s.out_h + rows_per_band - 1) / rows_per_band, std::min(s.out_h, (8 + planes - 1) / planes));
+}
+
+bool expand_fits(Path path, const DepthwiseShape& s) { return expand_bands(s, vector_width(path)) > 0; }
+
+std::size_t depthwise_scratch_floats(const DepthwiseShape& s) { return partial_floats(s, depthwise_bands(s)); }
 
 std::size_t depthwise_se_scratch_floats(const DepthwiseShape& s, const SeShape& se) {
-  return depthwise_partial_floats(s) + static_cast<std::size_t>(s.batch) * (se.padded + se.squeezed);
+  return depthwise_scratch_floats(s) + static_cast<std::size_t>(s.batch) * (se.padded + se.squeezed);
+}
+
+std::size_t expand_depthwise_scratch_floats(Path path, const DepthwiseShape& s, const SeShape* se) {
+  return partial_floats(s, expand_bands(s, vector_width(path))) +
+         (se ? static_cast<std::size_t>(s.batch) * (se->padded + se->squeezed) : 0);
 }
 
 void depthwise(Path path, const DepthwiseShape& shape, const float* src, const float* weights, const float* bias,
                float* dst, float* scratch) {
-  switch (path) {
-    case Path::kAvx512: return avx512::depthwise(shape, src, weights, bias, dst, scratch);
-    case Path::kAvx2: return avx2::depthwise(shape, src, weights, bias, dst, scratch);
-    case Path::kPortable: return portable::depthwise(shape, src, weights, bias, dst, scratch);
-  }
+  depthwise_se(path, shape, nullptr, src, weights, bias, dst, nullptr, nullptr, scratch);
 }
 
-void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape& se, const float* src, const float* weights,
-                  const float* bias, float* dst, const SeWeights& sw, float* gate, float* scratch) {
+void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights* sw, float* gate, float* scratch) {
   switch (path) {
     case Path::kAvx512: return avx512::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
     case Path::kAvx2: return avx2::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
     case Path::kPortable: return portable::depthwise_se(shape, se, src, weights, bias, dst, sw, gate, scratch);
+  }
+}
+
+void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& e, const float* src,
+                      const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
+                      float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch) {
+  switch (path) {
+    case Path::kAvx512:
+      return avx512::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate, scratch);
+    case Path::kAvx2:
+      return avx2::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate, scratch);
+    case Path::kPortable:
+      return portable::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
+                                        scratch);
   }
 }
 

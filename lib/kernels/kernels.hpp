@@ -80,13 +80,37 @@ struct SeWeights {
   const float* expand_bias = nullptr;
 };
 
-/// depthwise(), then the SE gate of its output into gate [batch][padded] (padding 0), in one
-/// parallel region; the channel sums add up in a fixed order, the same for any thread count.
-/// `scratch`: depthwise_se_scratch_floats(shape, se).
-void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape& se, const float* src, const float* weights,
-                  const float* bias, float* dst, const SeWeights& se_weights, float* gate, float* scratch);
+/// depthwise(), then, when `se` is set, the SE gate of its output into gate [batch][padded]
+/// (padding 0), in one parallel region; the channel sums add up in a fixed order, the same for any
+/// thread count. `scratch`: depthwise_se_scratch_floats(shape, *se), or depthwise_scratch_floats.
+void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights* se_weights, float* gate, float* scratch);
 
 std::size_t depthwise_se_scratch_floats(const DepthwiseShape& shape, const SeShape& se);
+
+/// The 1x1 expansion conv before a depthwise conv, fused into it: expanded = activation(expand
+/// src + expand_bias) is never stored. Each band of output rows expands its input rows, one
+/// vector of channels at a time, into a zero-padded buffer that stays in cache, and convolves
+/// from it (the rows a band shares with the next are expanded twice).
+struct ExpandShape {
+  int in_channels = 1;  ///< real input channels
+  int in_blocks = 1;    ///< the input's channel blocks (same block as the depthwise shape)
+  Activation activation = Activation::kSwish;
+};
+
+/// Whether expand_depthwise takes `shape` on `path`: the band buffer must hold one output row's
+/// input rows.
+bool expand_fits(Path path, const DepthwiseShape& shape);
+
+/// src: the block input [batch][in_blocks][in_h][in_w][block] (the depthwise shape's in_h, in_w);
+/// expand_weights: [in_channels][blocks * block] (the expansion's weights transposed, zero-padded);
+/// expand_bias: [blocks * block]; the rest as depthwise_se (se null: no SE, gate unused).
+/// `scratch`: expand_depthwise_scratch_floats.
+void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& expand, const float* src,
+                      const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
+                      float* dst, const SeShape* se, const SeWeights* se_weights, float* gate, float* scratch);
+
+std::size_t expand_depthwise_scratch_floats(Path path, const DepthwiseShape& shape, const SeShape* se);
 
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
 /// in any layout whose consecutive `run` elements share an input channel.

@@ -4,6 +4,7 @@
 // internal linkage and no standard-library inline function is used, so the linker can never hand
 // one path's instructions to another path. No include guard: included once per path.
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <cstdint>
@@ -53,12 +54,26 @@ inline V vexp(V x) {
   return p * scale;
 }
 
+// 1 / x: the hardware estimate and one Newton step where there is one (relative error about
+// 1e-7 either way), a division otherwise.
+inline V reciprocal(V x) {
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  const V r = reinterpret_cast<V>(_mm512_maskz_rcp14_ps(0xFFFF, reinterpret_cast<__m512>(x)));
+  return r * (2.0f - x * r);
+#elif EFFSCALE_VECTOR_WIDTH == 8 && defined(__AVX__)
+  const V r = reinterpret_cast<V>(_mm256_rcp_ps(reinterpret_cast<__m256>(x)));
+  return r * (2.0f - x * r);
+#else
+  return 1.0f / x;
+#endif
+}
+
 template <Activation A>
 inline V activate(V x) {
   if constexpr (A == Activation::kRelu) return vmax(x, splat(0.0f));
   if constexpr (A == Activation::kRelu6) return vmin(vmax(x, splat(0.0f)), splat(6.0f));
-  if constexpr (A == Activation::kSwish) return x / (1.0f + vexp(-x));
-  if constexpr (A == Activation::kSigmoid) return 1.0f / (1.0f + vexp(-x));
+  if constexpr (A == Activation::kSwish) return x * reciprocal(1.0f + vexp(-x));
+  if constexpr (A == Activation::kSigmoid) return reciprocal(1.0f + vexp(-x));
   return x;
 }
 
@@ -145,15 +160,46 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
 // Floats of the zero-padded input copy that small feature maps are convolved from (on the stack).
 constexpr int kPaddedFloats = 8192;
 
+// Output rows [oh_begin, oh_end) of vector slice v from buf [rows][pw][W], a zero-padded copy of
+// the input whose row 0 is input row oh_begin * stride - pad_top and column 0 input column
+// -pad_left: every output pixel takes the unrolled path, in groups of four, without bounds checks.
+template <int K, int S, Activation A>
+void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const float* w, float* dst, int v,
+                     int oh_begin, int oh_end, V b, V& sum) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  for (int oh = oh_begin; oh < oh_end; ++oh) {
+    const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
+    float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
+    for (int ow = 0; ow < s.out_w; ow += 4) {
+      V a[4] = {b, b, b, b};
+      for (int kh = 0; kh < k; ++kh) {
+        const float* p = base + (kh * pw + ow * st) * W;
+        const float* wr = w + kh * k * B + v;
+        for (int kw = 0; kw < k; ++kw) {
+          const V wv = load(wr + kw * B);
+          a[0] += load(p + kw * W) * wv;
+          a[1] += load(p + (st + kw) * W) * wv;
+          a[2] += load(p + (2 * st + kw) * W) * wv;
+          a[3] += load(p + (3 * st + kw) * W) * wv;
+        }
+      }
+      const int valid = imin(4, s.out_w - ow);
+      for (int j = 0; j < valid; ++j) {
+        const V y = activate<A>(a[j]);
+        store(out + static_cast<std::ptrdiff_t>(ow + j) * B, y);
+        sum += y;
+      }
+    }
+  }
+}
+
 // Small feature maps (most output pixels touch the border): the band's input rows are copied,
-// one vector of channels at a time, into a zero-padded buffer wide enough for groups of four
-// output pixels, so that every pixel takes the unrolled path without bounds checks.
+// one vector of channels at a time, into a zero-padded buffer and convolved from there.
 template <int K, int S, Activation A>
 bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
                            int oh_begin, int oh_end, float* sums) {
   const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
-  const int groups = (s.out_w + 3) / 4;
-  const int pw = (groups * 4 - 1) * st + k;
+  const int pw = padded_width(s);
   const int rows = (oh_end - oh_begin - 1) * st + k;
   if (static_cast<std::int64_t>(rows) * pw * W > kPaddedFloats) return false;
   alignas(64) float buf[kPaddedFloats];
@@ -168,32 +214,8 @@ bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const floa
         store(br + x * W, inside ? load(src + ((static_cast<std::ptrdiff_t>(ih) * s.in_w + iw) * B + v)) : splat(0.0f));
       }
     }
-    const V b = load(bias + v);
     V sum = splat(0.0f);
-    for (int oh = oh_begin; oh < oh_end; ++oh) {
-      const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
-      float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
-      for (int ow = 0; ow < s.out_w; ow += 4) {
-        V a[4] = {b, b, b, b};
-        for (int kh = 0; kh < k; ++kh) {
-          const float* p = base + (kh * pw + ow * st) * W;
-          const float* wr = w + kh * k * B + v;
-          for (int kw = 0; kw < k; ++kw) {
-            const V wv = load(wr + kw * B);
-            a[0] += load(p + kw * W) * wv;
-            a[1] += load(p + (st + kw) * W) * wv;
-            a[2] += load(p + (2 * st + kw) * W) * wv;
-            a[3] += load(p + (3 * st + kw) * W) * wv;
-          }
-        }
-        const int valid = imin(4, s.out_w - ow);
-        for (int j = 0; j < valid; ++j) {
-          const V y = activate<A>(a[j]);
-          store(out + static_cast<std::ptrdiff_t>(ow + j) * B, y);
-          sum += y;
-        }
-      }
-    }
+    convolve_padded<K, S, A>(s, buf, pw, w, dst, v, oh_begin, oh_end, load(bias + v), sum);
     store(sums + v, load(sums + v) + sum);
   }
   return true;
@@ -231,27 +253,129 @@ void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, c
 // The depthwise bands, in one parallel region with the SE path when `se` is set: the bands' channel
 // sums are added up per image (in band order: the same for any thread count), the reduce FC runs
 // one squeezed channel per iteration, the expand FC and the sigmoid one vector of channels.
-void depthwise_bands_then_se(const DepthwiseShape& s, const float* src, const float* weights, const float* bias,
-                             float* dst, float* partial, const SeShape* se, const SeWeights* sw, float* sums,
-                             float* squeezed, float* gate) {
-  const int bands = depthwise_bands(s);
+// Expanded channels [v, v + W) of P consecutive input pixels (px: the first, in channel block 0;
+// input rows are contiguous, so the pixels may span rows): activation(bias + sum over input
+// channels of weight x input), stored to out[p] (skipped where null).
+template <int P, Activation EA>
+inline void expand_pixels(const DepthwiseShape& s, const ExpandShape& e, const float* px, const float* ew,
+                          std::ptrdiff_t ew_stride, V eb, float* const* out) {
+  const int B = s.block;
+  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * B;
+  V acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = eb;
+  for (int ib = 0, ic = 0; ic < e.in_channels; ++ib) {
+    const float* ip = px + ib * in_plane;
+    const int jn = imin(B, e.in_channels - ic);
+    for (int j = 0; j < jn; ++j, ++ic) {
+      const V wv = load(ew + ic * ew_stride);
+      for (int p = 0; p < P; ++p) acc[p] += wv * ip[p * B + j];
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    if (out[p]) store(out[p], activate<EA>(acc[p]));
+}
+
+// Input rows [ih_lo, ih_hi) expanded into buffer rows starting at `rows0` (pw pixels of W floats
+// a row, input column iw at pad_left + iw; only the first `columns` columns are kept), in groups
+// of eight pixels taken across row ends.
+template <Activation EA>
+void expand_rows(const DepthwiseShape& s, const ExpandShape& e, const float* image, int ih_lo, int ih_hi, int columns,
+                 const float* ew, std::ptrdiff_t ew_stride, V eb, float* rows0, int pw) {
+  const std::int64_t total = static_cast<std::int64_t>(ih_hi - ih_lo) * s.in_w;
+  const float* first = image + static_cast<std::ptrdiff_t>(ih_lo) * s.in_w * s.block;
+  float* out[8];
+  auto target = [&](std::int64_t q) -> float* {
+    const int r = static_cast<int>(q / s.in_w), iw = static_cast<int>(q % s.in_w);
+    return iw < columns ? rows0 + (static_cast<std::ptrdiff_t>(r) * pw + s.pad_left + iw) * W : nullptr;
+  };
+  std::int64_t q = 0;
+  for (; q + 8 <= total; q += 8) {
+    for (int p = 0; p < 8; ++p) out[p] = target(q + p);
+    expand_pixels<8, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
+  }
+  if (q + 4 <= total) {
+    for (int p = 0; p < 4; ++p) out[p] = target(q + p);
+    expand_pixels<4, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
+    q += 4;
+  }
+  for (; q < total; ++q) {
+    out[0] = target(q);
+    expand_pixels<1, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
+  }
+}
+
+// One work item of the fused kernel: output rows [oh_begin, oh_end) of channel block cb of image n.
+// The band's input rows are expanded, one vector of channels at a time, into a zero-padded
+// buffer (never to memory), then convolved from it.
+template <int K, int S, Activation A>
+void expand_depthwise_band(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
+                           const float* eb, const float* w, const float* bias, float* dst, int oh_begin, int oh_end,
+                           float* sums) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  const int pw = padded_width(s);
+  const int rows = (oh_end - oh_begin - 1) * st + k;
+  alignas(64) float buf[kFusedBufferFloats];
+  const int ih_begin = oh_begin * st - s.pad_top;
+  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.blocks) * B;
+  const int columns = imax(0, imin(s.in_w, pw - s.pad_left));  // input columns the buffer holds
+  const int ih_lo = imax(ih_begin, 0), ih_hi = imin(ih_begin + rows, s.in_h);
+  for (int v = 0; v < B; v += W) {
+    for (int r = 0; r < rows; ++r) {
+      const int ih = ih_begin + r;
+      float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
+      if (ih < 0 || ih >= s.in_h) {
+        for (int x = 0; x < pw; ++x) store(br + x * W, splat(0.0f));
+        continue;
+      }
+      for (int x = 0; x < s.pad_left; ++x) store(br + x * W, splat(0.0f));
+      for (int x = s.pad_left + columns; x < pw; ++x) store(br + x * W, splat(0.0f));
+    }
+    if (ih_lo < ih_hi) {
+      const V ebv = load(eb + v);
+      float* rows0 = buf + static_cast<std::ptrdiff_t>(ih_lo - ih_begin) * pw * W;
+      const float* ewv = ew + v;
+      switch (e.activation) {
+        case Activation::kNone: expand_rows<Activation::kNone>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
+        case Activation::kRelu: expand_rows<Activation::kRelu>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
+        case Activation::kRelu6: expand_rows<Activation::kRelu6>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
+        case Activation::kSwish: expand_rows<Activation::kSwish>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
+        case Activation::kSigmoid: expand_rows<Activation::kSigmoid>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
+      }
+    }
+    V sum = splat(0.0f);
+    convolve_padded<K, S, A>(s, buf, pw, w, dst, v, oh_begin, oh_end, load(bias + v), sum);
+    store(sums + v, load(sums + v) + sum);
+  }
+}
+
+template <Activation A>
+void expand_depthwise_band_for(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
+                               const float* eb, const float* w, const float* bias, float* dst, int oh_begin,
+                               int oh_end, float* sums) {
+  if (s.kernel == 3 && s.stride == 1) return expand_depthwise_band<3, 1, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 3 && s.stride == 2) return expand_depthwise_band<3, 2, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 5 && s.stride == 1) return expand_depthwise_band<5, 1, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
+  if (s.kernel == 5 && s.stride == 2) return expand_depthwise_band<5, 2, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
+  expand_depthwise_band<0, 0, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
+}
+
+
+// band(plane, oh_begin, oh_end, sums) computes one work item.
+template <class Band>
+void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, float* partial, const SeShape* se,
+                   const SeWeights* sw, float* sums, float* squeezed, float* gate) {
   const int planes = s.batch * s.blocks;
   const int items = planes * bands;
-  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * s.block;
-  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * s.block;
-  const int taps = s.kernel * s.kernel * s.block;
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
     for (int item = 0; item < items; ++item) {
       const int plane = item / bands, band = item % bands;
-      const int cb = plane % s.blocks;
       float* part = partial + static_cast<std::ptrdiff_t>(item) * s.block;
       for (int j = 0; j < s.block; ++j) part[j] = 0;
       const int oh_begin = static_cast<int>(static_cast<std::int64_t>(s.out_h) * band / bands);
       const int oh_end = static_cast<int>(static_cast<std::int64_t>(s.out_h) * (band + 1) / bands);
-      depthwise_band(s, src + plane * in_plane, weights + cb * taps, bias + cb * s.block, dst + plane * out_plane,
-                     oh_begin, oh_end, part);
+      band_fn(plane, oh_begin, oh_end, part);
     }
     if (se) {
 #pragma omp for schedule(static)
@@ -302,17 +426,50 @@ void depthwise_bands_then_se(const DepthwiseShape& s, const float* src, const fl
 
 }  // namespace
 
-void depthwise(const DepthwiseShape& s, const float* src, const float* weights, const float* bias, float* dst,
-               float* scratch) {
-  depthwise_bands_then_se(s, src, weights, bias, dst, scratch, nullptr, nullptr, nullptr, nullptr, nullptr);
+void depthwise_se(const DepthwiseShape& s, const SeShape* se, const float* src, const float* weights,
+                  const float* bias, float* dst, const SeWeights* sw, float* gate, float* scratch) {
+  const int bands = depthwise_bands(s);
+  float* partial = scratch;
+  float* sums = partial + partial_floats(s, bands);
+  float* squeezed = se ? sums + static_cast<std::ptrdiff_t>(s.batch) * se->padded : nullptr;
+  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * s.block;
+  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * s.block;
+  const int taps = s.kernel * s.kernel * s.block;
+  auto band = [&](int plane, int oh_begin, int oh_end, float* part) {
+    const int cb = plane % s.blocks;
+    depthwise_band(s, src + plane * in_plane, weights + cb * taps, bias + cb * s.block, dst + plane * out_plane,
+                   oh_begin, oh_end, part);
+  };
+  bands_then_se(s, bands, band, partial, se, sw, sums, squeezed, gate);
 }
 
-void depthwise_se(const DepthwiseShape& s, const SeShape& se, const float* src, const float* weights,
-                  const float* bias, float* dst, const SeWeights& sw, float* gate, float* scratch) {
+void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float* src, const float* expand_weights,
+                      const float* expand_bias, const float* weights, const float* bias, float* dst, const SeShape* se,
+                      const SeWeights* sw, float* gate, float* scratch) {
+  const int bands = expand_bands(s, W);
   float* partial = scratch;
-  float* sums = partial + depthwise_partial_floats(s);
-  float* squeezed = sums + static_cast<std::ptrdiff_t>(s.batch) * se.padded;
-  depthwise_bands_then_se(s, src, weights, bias, dst, partial, &se, &sw, sums, squeezed, gate);
+  float* sums = partial + partial_floats(s, bands);
+  float* squeezed = se ? sums + static_cast<std::ptrdiff_t>(s.batch) * se->padded : nullptr;
+  const std::ptrdiff_t image = static_cast<std::ptrdiff_t>(e.in_blocks) * s.in_h * s.in_w * s.block;
+  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * s.block;
+  const int taps = s.kernel * s.kernel * s.block;
+  auto band = [&](int plane, int oh_begin, int oh_end, float* part) {
+    const int n = plane / s.blocks, cb = plane % s.blocks;
+    const float* in = src + n * image;
+    const float* ew = expand_weights + cb * s.block;
+    const float* eb = expand_bias + cb * s.block;
+    const float* w = weights + cb * taps;
+    const float* b = bias + cb * s.block;
+    float* d = dst + plane * out_plane;
+    switch (s.activation) {
+      case Activation::kNone: return expand_depthwise_band_for<Activation::kNone>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+      case Activation::kRelu: return expand_depthwise_band_for<Activation::kRelu>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+      case Activation::kRelu6: return expand_depthwise_band_for<Activation::kRelu6>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+      case Activation::kSwish: return expand_depthwise_band_for<Activation::kSwish>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+      case Activation::kSigmoid: return expand_depthwise_band_for<Activation::kSigmoid>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+    }
+  };
+  bands_then_se(s, bands, band, partial, se, sw, sums, squeezed, gate);
 }
 
 void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {

@@ -8,10 +8,12 @@
 
 #define EFFSCALE_DECLARE_KERNEL_PATH(ns)                                                                    \
   namespace effscale::kernels::ns {                                                                       \
-  void depthwise(const DepthwiseShape& shape, const float* src, const float* weights, const float* bias,  \
-                 float* dst, float* scratch);                                                               \
-  void depthwise_se(const DepthwiseShape& shape, const SeShape& se, const float* src, const float* weights, \
-                    const float* bias, float* dst, const SeWeights& se_weights, float* gate, float* scratch); \
+  void depthwise_se(const DepthwiseShape& shape, const SeShape* se, const float* src, const float* weights, \
+                    const float* bias, float* dst, const SeWeights* se_weights, float* gate, float* scratch); \
+  void expand_depthwise(const DepthwiseShape& shape, const ExpandShape& e, const float* src,                \
+                        const float* expand_weights, const float* expand_bias, const float* weights,          \
+                        const float* bias, float* dst, const SeShape* se, const SeWeights* se_weights,        \
+                        float* gate, float* scratch);                                                         \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
                   const float* gate);                                                                       \
   }
@@ -26,7 +28,19 @@ namespace effscale::kernels {
 /// alone, so that the channel sums add up in the same order for any thread count.
 int depthwise_bands(const DepthwiseShape& shape);
 
+/// Width in pixels of a zero-padded input row that groups of four output pixels are convolved from.
+int padded_width(const DepthwiseShape& shape);
+
 /// Floats of the bands' partial channel sums (the start of every depthwise scratch buffer).
-std::size_t depthwise_partial_floats(const DepthwiseShape& shape);
+std::size_t partial_floats(const DepthwiseShape& shape, int bands);
+
+/// Floats of the band buffer the fused expand + depthwise kernel convolves from (on each
+/// thread's stack): 128 KiB, with the band's input rows, inside a 1 MiB L2.
+constexpr int kFusedBufferFloats = 32768;
+
+/// Work items of the fused expand + depthwise kernel per image and channel block: bands of output
+/// rows whose padded input rows fit kFusedBufferFloats at `vector_width` floats a pixel, at least
+/// 8 items in all; 0 when not even one output row fits.
+int expand_bands(const DepthwiseShape& shape, int vector_width);
 
 }  // namespace effscale::kernels

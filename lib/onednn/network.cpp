@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -246,12 +247,7 @@ struct OnednnNetwork::Impl {
            graph.tensors[pool.output].last_use == index + 2 && graph.tensors[reduce.output].last_use == index + 3;
   }
 
-  // A depthwise conv (and the SE path after it, when there is one) as one own kernel step: the
-  // convolution, its activation and the per-channel sums of its output in one pass, then the
-  // gate's two small FCs. Returns the number of layers lowered.
-  int lower_own_depthwise(int index) {
-    const Layer& l = graph.layers[index];
-    const bool se = se_follows(index);
+  kernels::DepthwiseShape depthwise_shape(const Layer& l) const {
     kernels::DepthwiseShape shape;
     shape.batch = batch();
     shape.block = block();
@@ -265,21 +261,63 @@ struct OnednnNetwork::Impl {
     shape.pad_top = l.pad_top;
     shape.pad_left = l.pad_left;
     shape.activation = l.activation;
+    return shape;
+  }
+
+  // Whether expansion conv `index` fuses into the own depthwise step after it (the depthwise conv
+  // is its only reader).
+  bool fuse_expand(int index) const {
+    const auto& L = graph.layers;
+    if (!options.fuse_expand || index + 1 >= static_cast<int>(L.size())) return false;
+    const Layer &e = L[index], &dw = L[index + 1];
+    return e.kind == LayerKind::kConv && e.role == LayerRole::kExpand && e.kernel == 1 && e.stride == 1 &&
+           e.groups == 1 && e.residual < 0 && dw.input == e.output && graph.tensors[e.output].last_use == index + 1 &&
+           own_depthwise(dw) &&
+           kernels::expand_fits(kernel_path, depthwise_shape(dw));
+  }
+
+  // A depthwise conv (with the expansion conv before it when `expand` >= 0, and the SE path after
+  // it when there is one) as one own kernel step: the convolution, its activation and the
+  // per-channel sums of its output in one pass, then the gate's two small FCs. Returns the number
+  // of layers lowered.
+  int lower_own_depthwise(int index, int expand = -1) {
+    const Layer& l = graph.layers[index];
+    const bool se = se_follows(index);
+    const kernels::DepthwiseShape shape = depthwise_shape(l);
     kernels::check(kernel_path, shape);
     const int padded = shape.blocks * shape.block;
     const int taps = l.kernel * l.kernel;
 
-    const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
+    const Layer& first = graph.layers[expand >= 0 ? expand : index];
+    const int src = source(first.input, act_md(first.in_c, first.in_h, first.in_w));
     const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
-    auto weights = std::make_shared<std::vector<float>>(static_cast<size_t>(padded) * taps, 0.0f);
-    auto bias = std::make_shared<std::vector<float>>(padded, 0.0f);
+    // One buffer: depthwise weights [blocks][taps][block], bias [padded]; with the expansion, its
+    // weights transposed [in_c][padded] and bias [padded].
+    const size_t expand_floats = expand >= 0 ? static_cast<size_t>(first.in_c + 1) * padded : 0;
+    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(padded) * (taps + 1) + expand_floats, 0.0f);
+    float* weights = data->data();
+    float* bias = weights + static_cast<size_t>(padded) * taps;
+    float* expand_w = bias + padded;
+    float* expand_b = expand_w + static_cast<size_t>(expand >= 0 ? first.in_c : 0) * padded;
     for (int c = 0; c < l.out_c; ++c) {
-      (*bias)[c] = folded.bias[c];
+      bias[c] = folded.bias[c];
       for (int t = 0; t < taps; ++t)
-        (*weights)[(static_cast<size_t>(c / shape.block) * taps + t) * shape.block + c % shape.block] =
+        weights[(static_cast<size_t>(c / shape.block) * taps + t) * shape.block + c % shape.block] =
             folded.weights[static_cast<size_t>(c) * taps + t];
     }
-    weight_bytes += static_cast<std::int64_t>((weights->size() + bias->size()) * sizeof(float));
+    kernels::ExpandShape expand_shape;
+    if (expand >= 0) {
+      const FoldedWeights e = fold_batch_norm(first, make_layer_weights(graph, expand, options.seed));
+      for (int c = 0; c < first.out_c; ++c) {
+        expand_b[c] = e.bias[c];
+        for (int i = 0; i < first.in_c; ++i)
+          expand_w[static_cast<size_t>(i) * padded + c] = e.weights[static_cast<size_t>(c) * first.in_c + i];
+      }
+      expand_shape.in_channels = first.in_c;
+      expand_shape.in_blocks = (first.in_c + shape.block - 1) / shape.block;
+      expand_shape.activation = first.activation;
+    }
+    weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
 
     const int step_index = next_step();
     const int dst = add_value(act_md(l.out_c, l.out_h, l.out_w), step_index);
@@ -288,58 +326,67 @@ struct OnednnNetwork::Impl {
     Step step;
     step.value_args = {{0, src}, {1, dst}};
     std::int64_t macs = static_cast<std::int64_t>(batch()) * l.out_c * l.out_h * l.out_w * taps;
+    if (expand >= 0) macs += static_cast<std::int64_t>(batch()) * first.out_c * first.in_c * first.out_h * first.out_w;
     const kernels::Path path = kernel_path;
-    if (!se) {
-      auto scratch = std::make_shared<std::vector<float>>(kernels::depthwise_scratch_floats(shape));
-      step.custom = [=](float* const* v) {
-        kernels::depthwise(path, shape, v[0], weights->data(), bias->data(), v[1], scratch->data());
-      };
-      step.info = {layer_name(l), "own:depthwise", fmt::format("own:{}", to_string(path)), group_of(l), macs};
-      steps.push_back(std::move(step));
-      return 1;
-    }
 
-    const Layer& reduce = graph.layers[index + 2];
-    const Layer& expand = graph.layers[index + 3];
-    kernels::SeShape se_shape;
-    se_shape.channels = l.out_c;
-    se_shape.padded = padded;
-    se_shape.squeezed = reduce.out_c;
-    se_shape.inv_area = 1.0f / static_cast<float>(l.out_h * l.out_w);
-    se_shape.activation = reduce.activation;
-    const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
-    const FoldedWeights e = fold_batch_norm(expand, make_layer_weights(graph, index + 3, options.seed));
-    const int sq = reduce.out_c, ch = l.out_c;
-    // One buffer: reduce [sq][padded], reduce bias [sq], expand transposed [sq][padded], expand bias [padded].
-    auto se_data = std::make_shared<std::vector<float>>(static_cast<size_t>(sq) * padded * 2 + sq + padded, 0.0f);
-    float* reduce_w = se_data->data();
-    float* reduce_b = reduce_w + static_cast<size_t>(sq) * padded;
-    float* expand_t = reduce_b + sq;
-    float* expand_b = expand_t + static_cast<size_t>(sq) * padded;
-    for (int j = 0; j < sq; ++j) {
-      reduce_b[j] = r.bias[j];
-      for (int c = 0; c < ch; ++c) {
-        reduce_w[static_cast<size_t>(j) * padded + c] = r.weights[static_cast<size_t>(j) * ch + c];
-        expand_t[static_cast<size_t>(j) * padded + c] = e.weights[static_cast<size_t>(c) * sq + j];
+    auto se_shape = std::make_shared<kernels::SeShape>();
+    auto se_weights = std::make_shared<kernels::SeWeights>();
+    std::shared_ptr<std::vector<float>> se_data;
+    if (se) {
+      const Layer& reduce = graph.layers[index + 2];
+      const Layer& se_expand = graph.layers[index + 3];
+      se_shape->channels = l.out_c;
+      se_shape->padded = padded;
+      se_shape->squeezed = reduce.out_c;
+      se_shape->inv_area = 1.0f / static_cast<float>(l.out_h * l.out_w);
+      se_shape->activation = reduce.activation;
+      const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
+      const FoldedWeights e = fold_batch_norm(se_expand, make_layer_weights(graph, index + 3, options.seed));
+      const int sq = reduce.out_c, ch = l.out_c;
+      // reduce [sq][padded], reduce bias [sq], expand transposed [sq][padded], expand bias [padded].
+      se_data = std::make_shared<std::vector<float>>(static_cast<size_t>(sq) * padded * 2 + sq + padded, 0.0f);
+      float* reduce_w = se_data->data();
+      float* reduce_b = reduce_w + static_cast<size_t>(sq) * padded;
+      float* expand_t = reduce_b + sq;
+      float* expand_bias = expand_t + static_cast<size_t>(sq) * padded;
+      for (int j = 0; j < sq; ++j) {
+        reduce_b[j] = r.bias[j];
+        for (int c = 0; c < ch; ++c) {
+          reduce_w[static_cast<size_t>(j) * padded + c] = r.weights[static_cast<size_t>(j) * ch + c];
+          expand_t[static_cast<size_t>(j) * padded + c] = e.weights[static_cast<size_t>(c) * sq + j];
+        }
       }
+      for (int c = 0; c < ch; ++c) expand_bias[c] = e.bias[c];
+      weight_bytes += static_cast<std::int64_t>(se_data->size() * sizeof(float));
+      *se_weights = {reduce_w, reduce_b, expand_t, expand_bias};
+      const int gate = add_value(act_md(ch, 1, 1), step_index);
+      tensor_value[se_expand.output] = gate;
+      step.value_args.push_back({2, gate});
+      own_gates.insert(gate);
+      macs += static_cast<std::int64_t>(batch()) * 2 * sq * ch;
     }
-    for (int c = 0; c < ch; ++c) expand_b[c] = e.bias[c];
-    weight_bytes += static_cast<std::int64_t>(se_data->size() * sizeof(float));
-    const kernels::SeWeights se_weights{reduce_w, reduce_b, expand_t, expand_b};
-    auto scratch = std::make_shared<std::vector<float>>(kernels::depthwise_se_scratch_floats(shape, se_shape));
-
-    const int gate = add_value(act_md(ch, 1, 1), step_index);
-    tensor_value[expand.output] = gate;
-    step.value_args.push_back({2, gate});
-    step.custom = [=, keep = se_data](float* const* v) {
-      kernels::depthwise_se(path, shape, se_shape, v[0], weights->data(), bias->data(), v[1], se_weights, v[2],
-                            scratch->data());
-    };
-    macs += static_cast<std::int64_t>(batch()) * 2 * sq * ch;
-    step.info = {layer_name(l) + "+se", "own:depthwise+se", fmt::format("own:{}", to_string(path)), group_of(l), macs};
+    const kernels::SeShape* se_shape_p = se ? se_shape.get() : nullptr;
+    const kernels::SeWeights* se_weights_p = se ? se_weights.get() : nullptr;
+    const size_t scratch_floats = expand >= 0 ? kernels::expand_depthwise_scratch_floats(path, shape, se_shape_p)
+                                  : se        ? kernels::depthwise_se_scratch_floats(shape, *se_shape)
+                                              : kernels::depthwise_scratch_floats(shape);
+    auto scratch = std::make_shared<std::vector<float>>(scratch_floats);
+    if (expand >= 0) {
+      step.custom = [=, keep = std::make_tuple(data, se_data, se_shape, se_weights)](float* const* v) {
+        kernels::expand_depthwise(path, shape, expand_shape, v[0], expand_w, expand_b, weights, bias, v[1], se_shape_p,
+                                  se_weights_p, se_shape_p ? v[2] : nullptr, scratch->data());
+      };
+    } else {
+      step.custom = [=, keep = std::make_tuple(data, se_data, se_shape, se_weights)](float* const* v) {
+        kernels::depthwise_se(path, shape, se_shape_p, v[0], weights, bias, v[1], se_weights_p,
+                              se_shape_p ? v[2] : nullptr, scratch->data());
+      };
+    }
+    const std::string name = (expand >= 0 ? layer_name(first) + "+depthwise" : layer_name(l)) + (se ? "+se" : "");
+    const std::string kind = std::string("own:") + (expand >= 0 ? "expand+" : "") + "depthwise" + (se ? "+se" : "");
+    step.info = {name, kind, fmt::format("own:{}", to_string(path)), group_of(l), macs};
     steps.push_back(std::move(step));
-    own_gates.insert(gate);
-    return 4;
+    return (expand >= 0 ? 1 : 0) + (se ? 4 : 1);
   }
 
   // Whether SE multiply layer `index` (its gate made by an own step) can instead scale the next
@@ -571,6 +618,7 @@ struct OnednnNetwork::Impl {
   int lower(int index) {
     switch (graph.layers[index].kind) {
       case LayerKind::kConv:
+        if (fuse_expand(index)) return lower_own_depthwise(index + 1, index);
         if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
           lower_fc(index);
         } else {
@@ -783,6 +831,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "se-inner-product") o.se_inner_product = true;
     else if (item == "no-own-depthwise") o.own_depthwise = false;
     else if (item == "no-gate-in-weights") o.gate_in_weights = false;
+    else if (item == "fused-expand") o.fuse_expand = true;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
       if (!kernels::available(path))
@@ -792,7 +841,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
-                              "no-gate-in-weights, kernels-avx512, kernels-avx2, kernels-portable)", item));
+                              "no-gate-in-weights, fused-expand, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -808,6 +857,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
   if (o.own_depthwise != d.own_depthwise) on.push_back("no-own-depthwise");
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
+  if (o.fuse_expand != d.fuse_expand) on.push_back("fused-expand");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;
   for (const auto& s : on) text += (text.empty() ? "" : ",") + s;

@@ -47,13 +47,17 @@ struct NetworkOptions {
   /// Batch 1, with own_depthwise: the SE gate scales the projection's weights (Cout x Cin) instead
   /// of the activation (H x W x C) where the weights are the smaller.
   bool gate_in_weights = true;
+  /// With own_depthwise: a 1x1 expansion conv runs inside the depthwise step after it, in row
+  /// bands kept in cache. Off by default: measured slower than oneDNN's expansion conv followed
+  /// by the own depthwise step (bench/PERFORMANCE_NOTES.md).
+  bool fuse_expand = false;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
-/// "no-gate-in-weights", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
+/// "no-gate-in-weights", "fused-expand", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
