@@ -17,7 +17,7 @@ namespace {
 
 constexpr int W = EFFSCALE_VECTOR_WIDTH;
 typedef float V __attribute__((vector_size(W * sizeof(float))));
-typedef std::int32_t VI __attribute__((vector_size(W * sizeof(float))));
+typedef std::uint32_t VU __attribute__((vector_size(W * sizeof(float))));
 
 inline V load(const float* p) {
   V v;
@@ -34,12 +34,12 @@ inline V vmax(V a, V b) { return a > b ? a : b; }
 inline V vmin(V a, V b) { return a < b ? a : b; }
 
 // e^x, Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for e^r, 2^n from the
-// exponent bits. Relative error about 2e-7 over [-87, 88]; the input is clamped to that range.
+// exponent bits. n is rounded by adding 1.5 x 2^23, which leaves it in the low mantissa bits.
+// Relative error about 2e-7 over [-87, 88]; the input is clamped to that range.
 inline V vexp(V x) {
   x = vmin(vmax(x, splat(-87.0f)), splat(88.0f));
-  const V fx = x * 1.44269504088896341f;
-  const VI n = __builtin_convertvector(fx + (fx < splat(0.0f) ? splat(-0.5f) : splat(0.5f)), VI);
-  const V nf = __builtin_convertvector(n, V);
+  const V shifted = x * 1.44269504088896341f + 12582912.0f;
+  const V nf = shifted - 12582912.0f;
   const V r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
   V p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
@@ -48,7 +48,9 @@ inline V vexp(V x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  const VI bits = (n + 127) << 23;
+  VU bits;
+  __builtin_memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits + 127u) << 23;  // the low 9 bits hold n + 127 (1..254)
   V scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
   return p * scale;
