@@ -29,7 +29,7 @@ SearchKey latency_table_key(const NetworkSpec& baseline, const MeasureConfig& co
               {"layout", std::string(to_string(config.network.layout))},
               {"lowering", lowering.empty() ? "default" : lowering},
               {"kernels", fmt::format("v{} {}", kernels::kKernelsVersion,
-                                      kernels::to_string(config.network.kernel_path.value_or(kernels::best_path())))},
+                                      kernels::to_string(own_kernel_path(config.network)))},
               {"reference", network_id(expand(baseline))}};
   // The tests' simulated machine (measure_onednn.hpp) must never share a table with this one.
   if (failpoint("simulated-machine")) k.fields.emplace_back("timer", "simulated");

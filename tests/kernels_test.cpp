@@ -231,4 +231,8 @@ TEST_CASE("kernel shapes outside the kernels' range are refused with the reason"
   CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("inconsistent depthwise shape"));
   CHECK(available(Path::kPortable));
   CHECK(available_paths().back() == Path::kPortable);
+  // nChw8c (oneDNN limited to AVX2 on an AVX-512 CPU) takes the widest path whose vectors divide 8.
+  CHECK(8 % vector_width(best_path(8)) == 0);
+  CHECK(available(best_path(8)));
+  CHECK(best_path(16) == best_path());
 }

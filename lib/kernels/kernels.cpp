@@ -37,6 +37,12 @@ std::vector<Path> available_paths() {
 
 Path best_path() { return available_paths().front(); }
 
+Path best_path(int block) {
+  for (Path p : available_paths())
+    if (block % vector_width(p) == 0) return p;
+  return Path::kPortable;
+}
+
 int vector_width(Path path) {
   switch (path) {
     case Path::kAvx512: return 16;

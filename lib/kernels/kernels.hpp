@@ -32,6 +32,10 @@ bool available(Path path);
 /// The widest available path.
 Path best_path();
 
+/// The widest available path whose vector width divides `block` (the activation layout's channel
+/// block: 16 for nChw16c, 8 for nChw8c).
+Path best_path(int block);
+
 /// Every path this CPU runs, widest first.
 std::vector<Path> available_paths();
 

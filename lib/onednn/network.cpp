@@ -91,6 +91,14 @@ ProfileGroup group_of(const Layer& l) {
   return ProfileGroup::kHead;
 }
 
+// The channel block of the blocked activation layout: 16 where oneDNN runs AVX-512 kernels.
+int blocked_channels() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  const bool avx512 = isa == dnnl::cpu_isa::avx512_core || isa == dnnl::cpu_isa::avx512_core_vnni ||
+                      isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+  return avx512 ? 16 : 8;
+}
+
 bool is_reference(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
 std::int64_t product(const memory::dims& d, size_t from = 0) {
@@ -722,16 +730,13 @@ struct OnednnNetwork::Impl {
   }
 
   void build() {
-    const auto isa = dnnl::get_effective_cpu_isa();
-    const bool avx512 = isa == dnnl::cpu_isa::avx512_core || isa == dnnl::cpu_isa::avx512_core_vnni ||
-                        isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-    act_tag = options.layout == ActivationLayout::kNhwc ? Tag::nhwc : (avx512 ? Tag::nChw16c : Tag::nChw8c);
+    act_tag = options.layout == ActivationLayout::kNhwc ? Tag::nhwc : (blocked_channels() == 16 ? Tag::nChw16c : Tag::nChw8c);
     const TensorInfo& image = graph.tensors.at(0);
     tensor_value.assign(graph.tensors.size(), -1);
     tensor_value[0] =
         add_value(memory::desc({batch(), image.c, image.h, image.w}, Dt::f32, blocked_input() ? act_tag : Tag::nchw), -1);
     values[tensor_value[0]].pinned = true;
-    kernel_path = options.kernel_path.value_or(kernels::best_path());
+    kernel_path = own_kernel_path(options);
     for (int i = 0, lowered = 1; i < static_cast<int>(graph.layers.size()); i += lowered) {
       try {
         if (i == 0 && failpoint(fmt::format("onednn-resolution={}", image.h)))
@@ -818,6 +823,10 @@ std::optional<kernels::Path> kernel_path_named(const std::string& name) {
 }
 
 }  // namespace
+
+kernels::Path own_kernel_path(const NetworkOptions& options) {
+  return options.kernel_path.value_or(kernels::best_path(blocked_channels()));
+}
 
 void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
   size_t start = 0;

@@ -116,6 +116,10 @@ class OnednnNetwork {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The own kernels' path a network built with `options` runs: options.kernel_path, else the widest
+/// this CPU runs whose vector width divides the blocked layout's channel block.
+kernels::Path own_kernel_path(const NetworkOptions& options);
+
 /// "2.6.3 (cpu: omp)".
 std::string onednn_version();
 
