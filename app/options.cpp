@@ -378,7 +378,9 @@ void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
       ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
       ("seed", "Seed of the synthetic weights, the input and the measurement order", cxxopts::value<std::string>()->default_value("1"), "N")
       ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
-                   "library-scratchpad, no-buffer-reuse, se-inner-product", cxxopts::value<std::string>(), "LIST")
+                   "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise (oneDNN's depthwise "
+                   "and SE primitives instead of the own kernels), no-gate-in-weights, fused-expand, "
+                   "kernels-avx512|avx2|portable (the own kernels' path)", cxxopts::value<std::string>(), "LIST")
       ("runs", fmt::format("Runs per network, each timed between two runs of the reference (the unscaled baseline) "
                            "(default: {}; {} with --latency-cmd)", d.runs, kCommandRuns),
        cxxopts::value<std::string>(), "N")
