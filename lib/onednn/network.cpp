@@ -234,10 +234,18 @@ struct OnednnNetwork::Impl {
 
   int block() const { return act_tag == Tag::nChw16c ? 16 : 8; }
 
+  // Whether depthwise layer `l` runs as an own kernel step; a shape the kernels do not take stays
+  // with oneDNN.
   bool own_depthwise(const Layer& l) const {
-    return options.own_depthwise && options.layout == ActivationLayout::kBlocked &&
-           l.kind == LayerKind::kDepthwiseConv && l.in_c == l.out_c && l.groups == l.out_c &&
-           block() % kernels::vector_width(kernel_path) == 0 && l.kernel <= 15 && l.stride <= 15;
+    if (!options.own_depthwise || options.layout != ActivationLayout::kBlocked ||
+        l.kind != LayerKind::kDepthwiseConv || l.in_c != l.out_c || l.groups != l.out_c)
+      return false;
+    try {
+      kernels::check(kernel_path, depthwise_shape(l));
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
   }
 
   // Layers index+1..index+4 are the SE path of depthwise layer `index`: average pool and multiply
@@ -292,7 +300,6 @@ struct OnednnNetwork::Impl {
     const Layer& l = graph.layers[index];
     const bool se = se_follows(index);
     const kernels::DepthwiseShape shape = depthwise_shape(l);
-    kernels::check(kernel_path, shape);
     const int padded = shape.blocks * shape.block;
     const int taps = l.kernel * l.kernel;
 
