@@ -79,6 +79,39 @@ inline V activate(V x) {
   return x;
 }
 
+// Compile-time activation and (kernel, stride) for the templates below, chosen once per call.
+template <Activation A>
+struct ActivationTag {
+  static constexpr Activation value = A;
+};
+
+template <class F>
+inline decltype(auto) with_activation(Activation a, const F& f) {
+  switch (a) {
+    case Activation::kRelu: return f(ActivationTag<Activation::kRelu>{});
+    case Activation::kRelu6: return f(ActivationTag<Activation::kRelu6>{});
+    case Activation::kSwish: return f(ActivationTag<Activation::kSwish>{});
+    case Activation::kSigmoid: return f(ActivationTag<Activation::kSigmoid>{});
+    case Activation::kNone: break;
+  }
+  return f(ActivationTag<Activation::kNone>{});
+}
+
+template <int K, int S>
+struct GeometryTag {
+  static constexpr int kernel = K, stride = S;
+};
+
+// EfficientNet's and MobileNetV2's depthwise geometries unrolled; any other (0, 0): read from the shape.
+template <class F>
+inline decltype(auto) with_geometry(int kernel, int stride, const F& f) {
+  if (kernel == 3 && stride == 1) return f(GeometryTag<3, 1>{});
+  if (kernel == 3 && stride == 2) return f(GeometryTag<3, 2>{});
+  if (kernel == 5 && stride == 1) return f(GeometryTag<5, 1>{});
+  if (kernel == 5 && stride == 2) return f(GeometryTag<5, 2>{});
+  return f(GeometryTag<0, 0>{});
+}
+
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
 
@@ -223,33 +256,16 @@ bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const floa
   return true;
 }
 
-template <Activation A>
-void depthwise_rows_for(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
-                        int oh_begin, int oh_end, float* sums) {
-  if (s.out_w <= 16) {
-    if (s.kernel == 3 && s.stride == 1 && depthwise_rows_padded<3, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
-    if (s.kernel == 3 && s.stride == 2 && depthwise_rows_padded<3, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
-    if (s.kernel == 5 && s.stride == 1 && depthwise_rows_padded<5, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
-    if (s.kernel == 5 && s.stride == 2 && depthwise_rows_padded<5, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
-    if (depthwise_rows_padded<0, 0, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
-  }
-  if (s.kernel == 3 && s.stride == 1) return depthwise_rows<3, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 3 && s.stride == 2) return depthwise_rows<3, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 5 && s.stride == 1) return depthwise_rows<5, 1, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 5 && s.stride == 2) return depthwise_rows<5, 2, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-  depthwise_rows<0, 0, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-}
-
 void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
                     int oh_begin, int oh_end, float* sums) {
-  switch (s.activation) {
-    case Activation::kNone: return depthwise_rows_for<Activation::kNone>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-    case Activation::kRelu: return depthwise_rows_for<Activation::kRelu>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-    case Activation::kRelu6: return depthwise_rows_for<Activation::kRelu6>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-    case Activation::kSwish: return depthwise_rows_for<Activation::kSwish>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-    case Activation::kSigmoid:
-      return depthwise_rows_for<Activation::kSigmoid>(s, src, w, bias, dst, oh_begin, oh_end, sums);
-  }
+  with_activation(s.activation, [&](auto act) {
+    with_geometry(s.kernel, s.stride, [&](auto g) {
+      constexpr Activation A = decltype(act)::value;
+      constexpr int K = decltype(g)::kernel, S = decltype(g)::stride;
+      if (s.out_w <= 16 && depthwise_rows_padded<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+      depthwise_rows<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+    });
+  });
 }
 
 // The depthwise bands, in one parallel region with the SE path when `se` is set: the bands' channel
@@ -336,31 +352,15 @@ void expand_depthwise_band(const DepthwiseShape& s, const ExpandShape& e, const 
       const V ebv = load(eb + v);
       float* rows0 = buf + static_cast<std::ptrdiff_t>(ih_lo - ih_begin) * pw * W;
       const float* ewv = ew + v;
-      switch (e.activation) {
-        case Activation::kNone: expand_rows<Activation::kNone>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
-        case Activation::kRelu: expand_rows<Activation::kRelu>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
-        case Activation::kRelu6: expand_rows<Activation::kRelu6>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
-        case Activation::kSwish: expand_rows<Activation::kSwish>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
-        case Activation::kSigmoid: expand_rows<Activation::kSigmoid>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw); break;
-      }
+      with_activation(e.activation, [&](auto act) {
+        expand_rows<decltype(act)::value>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw);
+      });
     }
     V sum = splat(0.0f);
     convolve_padded<K, S, A>(s, buf, pw, w, dst, v, oh_begin, oh_end, load(bias + v), sum);
     store(sums + v, load(sums + v) + sum);
   }
 }
-
-template <Activation A>
-void expand_depthwise_band_for(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
-                               const float* eb, const float* w, const float* bias, float* dst, int oh_begin,
-                               int oh_end, float* sums) {
-  if (s.kernel == 3 && s.stride == 1) return expand_depthwise_band<3, 1, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 3 && s.stride == 2) return expand_depthwise_band<3, 2, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 5 && s.stride == 1) return expand_depthwise_band<5, 1, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
-  if (s.kernel == 5 && s.stride == 2) return expand_depthwise_band<5, 2, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
-  expand_depthwise_band<0, 0, A>(s, e, image, ew, eb, w, bias, dst, oh_begin, oh_end, sums);
-}
-
 
 // band(plane, oh_begin, oh_end, sums) computes one work item.
 template <class Band>
@@ -400,15 +400,7 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
         float dot = 0;
         for (int lane = 0; lane < W; ++lane) dot += acc[lane];
         const V y = splat(sw->reduce_bias[j] + dot * se->inv_area);
-        V a = y;
-        switch (se->activation) {
-          case Activation::kNone: break;
-          case Activation::kRelu: a = activate<Activation::kRelu>(y); break;
-          case Activation::kRelu6: a = activate<Activation::kRelu6>(y); break;
-          case Activation::kSwish: a = activate<Activation::kSwish>(y); break;
-          case Activation::kSigmoid: a = activate<Activation::kSigmoid>(y); break;
-        }
-        squeezed[i] = a[0];
+        squeezed[i] = with_activation(se->activation, [&](auto act) { return activate<decltype(act)::value>(y); })[0];
       }
       const int chunks = padded / W;
 #pragma omp for schedule(static)
@@ -463,13 +455,12 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
     const float* w = weights + cb * taps;
     const float* b = bias + cb * s.block;
     float* d = dst + plane * out_plane;
-    switch (s.activation) {
-      case Activation::kNone: return expand_depthwise_band_for<Activation::kNone>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
-      case Activation::kRelu: return expand_depthwise_band_for<Activation::kRelu>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
-      case Activation::kRelu6: return expand_depthwise_band_for<Activation::kRelu6>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
-      case Activation::kSwish: return expand_depthwise_band_for<Activation::kSwish>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
-      case Activation::kSigmoid: return expand_depthwise_band_for<Activation::kSigmoid>(s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
-    }
+    with_activation(s.activation, [&](auto act) {
+      with_geometry(s.kernel, s.stride, [&](auto g) {
+        expand_depthwise_band<decltype(g)::kernel, decltype(g)::stride, decltype(act)::value>(
+            s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+      });
+    });
   };
   bands_then_se(s, bands, band, partial, se, sw, sums, squeezed, gate);
 }

@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <tuple>
+#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -344,17 +344,17 @@ struct OnednnNetwork::Impl {
     if (expand >= 0) macs += static_cast<std::int64_t>(batch()) * first.out_c * first.in_c * first.out_h * first.out_w;
     const kernels::Path path = kernel_path;
 
-    auto se_shape = std::make_shared<kernels::SeShape>();
-    auto se_weights = std::make_shared<kernels::SeWeights>();
+    kernels::SeShape se_shape;
+    kernels::SeWeights se_weights;
     std::shared_ptr<std::vector<float>> se_data;
     if (se) {
       const Layer& reduce = graph.layers[index + 2];
       const Layer& se_expand = graph.layers[index + 3];
-      se_shape->channels = l.out_c;
-      se_shape->padded = padded;
-      se_shape->squeezed = reduce.out_c;
-      se_shape->inv_area = 1.0f / static_cast<float>(l.out_h * l.out_w);
-      se_shape->activation = reduce.activation;
+      se_shape.channels = l.out_c;
+      se_shape.padded = padded;
+      se_shape.squeezed = reduce.out_c;
+      se_shape.inv_area = 1.0f / static_cast<float>(l.out_h * l.out_w);
+      se_shape.activation = reduce.activation;
       const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
       const FoldedWeights e = fold_batch_norm(se_expand, make_layer_weights(graph, index + 3, options.seed));
       const int sq = reduce.out_c, ch = l.out_c;
@@ -373,30 +373,29 @@ struct OnednnNetwork::Impl {
       }
       for (int c = 0; c < ch; ++c) expand_bias[c] = e.bias[c];
       weight_bytes += static_cast<std::int64_t>(se_data->size() * sizeof(float));
-      *se_weights = {reduce_w, reduce_b, expand_t, expand_bias};
+      se_weights = {reduce_w, reduce_b, expand_t, expand_bias};
       const int gate = add_value(act_md(ch, 1, 1), step_index);
       tensor_value[se_expand.output] = gate;
       step.value_args.push_back({2, gate});
       own_gates.insert(gate);
       macs += static_cast<std::int64_t>(batch()) * 2 * sq * ch;
     }
-    const kernels::SeShape* se_shape_p = se ? se_shape.get() : nullptr;
-    const kernels::SeWeights* se_weights_p = se ? se_weights.get() : nullptr;
-    const size_t scratch_floats = expand >= 0 ? kernels::expand_depthwise_scratch_floats(path, shape, se_shape_p)
-                                  : se        ? kernels::depthwise_se_scratch_floats(shape, *se_shape)
+    const size_t scratch_floats = expand >= 0 ? kernels::expand_depthwise_scratch_floats(path, shape, se ? &se_shape : nullptr)
+                                  : se        ? kernels::depthwise_se_scratch_floats(shape, se_shape)
                                               : kernels::depthwise_scratch_floats(shape);
     auto scratch = std::make_shared<std::vector<float>>(scratch_floats);
-    if (expand >= 0) {
-      step.custom = [=, keep = std::make_tuple(data, se_data, se_shape, se_weights)](float* const* v) {
-        kernels::expand_depthwise(path, shape, expand_shape, v[0], expand_w, expand_b, weights, bias, v[1], se_shape_p,
-                                  se_weights_p, se_shape_p ? v[2] : nullptr, scratch->data());
-      };
-    } else {
-      step.custom = [=, keep = std::make_tuple(data, se_data, se_shape, se_weights)](float* const* v) {
-        kernels::depthwise_se(path, shape, se_shape_p, v[0], weights, bias, v[1], se_weights_p,
-                              se_shape_p ? v[2] : nullptr, scratch->data());
-      };
-    }
+    // The step owns its weights (data, se_data); the shapes are copied into it.
+    step.custom = [=, keep = std::make_pair(data, se_data)](float* const* v) {
+      const kernels::SeShape* se_p = se ? &se_shape : nullptr;
+      const kernels::SeWeights* sw_p = se ? &se_weights : nullptr;
+      float* gate = se ? v[2] : nullptr;
+      if (expand >= 0) {
+        kernels::expand_depthwise(path, shape, expand_shape, v[0], expand_w, expand_b, weights, bias, v[1], se_p, sw_p,
+                                  gate, scratch->data());
+      } else {
+        kernels::depthwise_se(path, shape, se_p, v[0], weights, bias, v[1], sw_p, gate, scratch->data());
+      }
+    };
     const std::string name = (expand >= 0 ? layer_name(first) + "+depthwise" : layer_name(l)) + (se ? "+se" : "");
     const std::string kind = std::string("own:") + (expand >= 0 ? "expand+" : "") + "depthwise" + (se ? "+se" : "");
     step.info = {name, kind, fmt::format("own:{}", to_string(path)), group_of(l), macs};
@@ -798,7 +797,7 @@ void OnednnNetwork::run() {
 }
 
 void OnednnNetwork::run_primitive(size_t index) {
-  impl_->steps.at(index);
+  if (index >= impl_->steps.size()) throw std::out_of_range("run_primitive: no such primitive");
   impl_->run_step(index);
   impl_->stream.wait();
 }
