@@ -379,7 +379,8 @@ void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
       ("seed", "Seed of the synthetic weights, the input and the measurement order", cxxopts::value<std::string>()->default_value("1"), "N")
       ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
                    "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise (oneDNN's depthwise "
-                   "and SE primitives instead of the own kernels), no-gate-in-weights, fused-expand, "
+                   "and SE primitives instead of the own kernels), no-gate-in-weights, no-fused-expand (oneDNN's expansion conv before every "
+                   "depthwise step), fused-expand-all (every expansion conv fused), "
                    "kernels-avx512|avx2|portable (the own kernels' path)", cxxopts::value<std::string>(), "LIST")
       ("runs", fmt::format("Runs per network, each timed between two runs of the reference (the unscaled baseline) "
                            "(default: {}; {} with --latency-cmd)", d.runs, kCommandRuns),

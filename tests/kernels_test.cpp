@@ -236,3 +236,64 @@ TEST_CASE("kernel shapes outside the kernels' range are refused with the reason"
   CHECK(available(best_path(8)));
   CHECK(best_path(16) == best_path());
 }
+
+TEST_CASE("own fused expansion + depthwise kernel matches direct loops, and 1, 2 and 3 threads give the same bits", "[kernels]") {
+  // Reference: the 1x1 expansion conv + activation in double, then the direct depthwise loops above.
+  struct Geometry { int batch, in_channels, channels, h, w, kernel, stride; };
+  const Geometry geometries[] = {
+      {1, 16, 96, 23, 37, 3, 2}, {2, 24, 40, 19, 17, 5, 1}, {1, 40, 72, 14, 13, 5, 2},
+      {1, 7, 8, 5, 3, 7, 3},     {1, 19, 33, 1, 1, 3, 1},   {1, 12, 24, 3, 30, 3, 2},
+  };
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const Geometry& g : geometries) {
+        const DepthwiseShape s = same_shape(g.batch, g.channels, block, g.h, g.w, g.kernel, g.stride, Activation::kSwish);
+        INFO(to_string(path) << " block " << block << " " << g.h << "x" << g.w << " " << g.in_channels << "->"
+                             << g.channels << " k" << g.kernel << " s" << g.stride);
+        REQUIRE(expand_fits(path, s));
+        ExpandShape e;
+        e.in_channels = g.in_channels;
+        e.in_blocks = (g.in_channels + block - 1) / block;
+        e.activation = Activation::kRelu6;
+        const int padded = s.blocks * block, plane = s.in_h * s.in_w;
+        std::mt19937 rng(9);
+        std::uniform_real_distribution<float> u(-1, 1);
+        std::vector<float> src(static_cast<size_t>(s.batch) * e.in_blocks * block * plane, 0.0f);
+        for (int n = 0; n < s.batch; ++n)
+          for (int ic = 0; ic < g.in_channels; ++ic)
+            for (int p = 0; p < plane; ++p)
+              src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block] = 2 * u(rng);
+        std::vector<float> ew(static_cast<size_t>(g.in_channels) * padded, 0.0f), eb(padded, 0.0f);
+        for (int c = 0; c < g.channels; ++c) {
+          eb[c] = 0.5f * u(rng);
+          for (int ic = 0; ic < g.in_channels; ++ic) ew[static_cast<size_t>(ic) * padded + c] = u(rng) / 2;
+        }
+        Case c = make_case(s, g.channels, 21);  // depthwise weights and bias; src replaced by the expansion
+        for (int n = 0; n < s.batch; ++n)
+          for (int ch = 0; ch < g.channels; ++ch)
+            for (int p = 0; p < plane; ++p) {
+              double a = eb[ch];
+              for (int ic = 0; ic < g.in_channels; ++ic)
+                a += static_cast<double>(ew[static_cast<size_t>(ic) * padded + ch]) *
+                     src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block];
+              c.src[((static_cast<size_t>(n) * s.blocks + ch / block) * plane + p) * block + ch % block] =
+                  static_cast<float>(act(e.activation, a));
+            }
+        auto run = [&](int threads) {
+          omp_set_num_threads(threads);
+          std::vector<float> dst(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 99.0f);
+          std::vector<float> scratch(expand_depthwise_scratch_floats(path, s, nullptr));
+          expand_depthwise(path, s, e, src.data(), ew.data(), eb.data(), c.weights.data(), c.bias.data(), dst.data(),
+                           nullptr, nullptr, nullptr, scratch.data());
+          return dst;
+        };
+        const std::vector<float> one = run(1), two = run(2), three = run(3);
+        CHECK(max_error(two, reference_depthwise(c)) <= 1e-5);
+        CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+  omp_set_num_threads(2);
+}

@@ -102,7 +102,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
   for (const char* switches : {"no-inplace-scale", "separate-residual", "library-scratchpad", "no-buffer-reuse",
                                "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
-                               "fused-expand", "fused-expand,no-gate-in-weights"}) {
+                               "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;
@@ -127,7 +127,7 @@ TEST_CASE("every own kernel path matches the reference executor: both baselines,
   const Graph mb = expand(scale(builtin_baseline("mobilenet-v2"), {0.35, 1.0, 45}));
   const Graph kinds = expand(every_block_kind());
   for (kernels::Path path : kernels::available_paths()) {
-    for (const char* extra : {"", ",no-gate-in-weights", ",fused-expand"}) {
+    for (const char* extra : {"", ",no-gate-in-weights", ",fused-expand-all"}) {
       NetworkOptions o;
       o.seed = 5;
       apply_lowering_switches(fmt::format("kernels-{}{}", kernels::to_string(path), extra), o);
@@ -147,27 +147,35 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   const Graph g = expand(builtin_baseline("efficientnet-b0"));
   NetworkOptions o;
   OnednnNetwork own(g, o);
-  int fused = 0, gated = 0, multiplies = 0;
+  int fused = 0, with_expand = 0, gated = 0, multiplies = 0;
   for (const auto& p : own.primitives()) {
     fused += p.primitive == "own:depthwise+se";
+    with_expand += p.primitive == "own:expand+depthwise+se";
     gated += p.primitive == "own:gate_weights";
     multiplies += p.primitive == "binary";
     if (p.primitive.rfind("own:", 0) == 0) CHECK(p.impl == fmt::format("own:{}", kernels::to_string(kernels::best_path())));
   }
   // 16 blocks, each with SE: depthwise + pool + reduce + expand become one step; the multiply
   // becomes a weight scaling where the projection's weights are under a quarter of the activation.
-  CHECK(fused == 16);
+  // The expansion conv joins the step before the strided depthwise convs on maps at least 28 wide:
+  // stage 2, 3 and 4's first blocks (112, 56 and 28 wide), not stage 6's (14).
+  CHECK(fused + with_expand == 16);
+  CHECK(with_expand == 3);
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
-  CHECK(own.primitives().size() == g.layers.size() - 3 * 16);
-  // fused-expand: each block's expansion conv joins the step (stage 1 has none).
-  o.fuse_expand = true;
-  OnednnNetwork with_fused_expand(g, o);
-  int with_expand = 0;
-  for (const auto& p : with_fused_expand.primitives()) with_expand += p.primitive == "own:expand+depthwise+se";
-  CHECK(with_expand == 15);
-  CHECK(with_fused_expand.primitives().size() == g.layers.size() - 3 * 16 - 15);
-  o.fuse_expand = false;
+  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 3);
+  // fused-expand-all: each block's expansion conv joins the step (stage 1 has none).
+  o.fuse_expand = FuseExpand::kAll;
+  OnednnNetwork all_fused(g, o);
+  int all_with_expand = 0;
+  for (const auto& p : all_fused.primitives()) all_with_expand += p.primitive == "own:expand+depthwise+se";
+  CHECK(all_with_expand == 15);
+  CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15);
+  // no-fused-expand: every expansion conv is oneDNN's.
+  o.fuse_expand = FuseExpand::kOff;
+  OnednnNetwork none_fused(g, o);
+  CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16);
+  o.fuse_expand = FuseExpand::kStrided;
   o.own_depthwise = false;
   OnednnNetwork library(g, o);
   CHECK(library.primitives().size() == g.layers.size());

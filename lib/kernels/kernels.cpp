@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <omp.h>
+
 #include "error.hpp"
 #include "kernels/paths.hpp"
 
@@ -77,16 +79,15 @@ std::size_t partial_floats(const DepthwiseShape& s, int bands) {
   return static_cast<std::size_t>(s.batch) * s.blocks * bands * s.block;
 }
 
-int expand_bands(const DepthwiseShape& s, int vector_width) {
-  const std::int64_t row = static_cast<std::int64_t>(padded_width(s)) * vector_width;
-  const std::int64_t fit_rows = kFusedBufferFloats / row;
-  if (fit_rows < s.kernel) return 0;
-  const int rows_per_band = static_cast<int>(std::min<std::int64_t>((fit_rows - s.kernel) / s.stride + 1, s.out_h));
-  const int planes = s.batch * s.blocks;
-  return std::max((s.out_h + rows_per_band - 1) / rows_per_band, std::min(s.out_h, (8 + planes - 1) / planes));
+int expand_bands(const DepthwiseShape& s, int threads) {
+  return std::clamp((threads + s.batch - 1) / s.batch, 1, s.out_h);
 }
 
-bool expand_fits(Path path, const DepthwiseShape& s) { return expand_bands(s, vector_width(path)) > 0; }
+std::size_t expand_ring_floats(const DepthwiseShape& s) {
+  return static_cast<std::size_t>(s.kernel) * s.blocks * padded_width(s) * s.block;
+}
+
+bool expand_fits(Path, const DepthwiseShape& s) { return expand_ring_floats(s) * sizeof(float) <= kMaxRingBytes; }
 
 std::size_t depthwise_scratch_floats(const DepthwiseShape& s) { return partial_floats(s, depthwise_bands(s)); }
 
@@ -94,9 +95,9 @@ std::size_t depthwise_se_scratch_floats(const DepthwiseShape& s, const SeShape& 
   return depthwise_scratch_floats(s) + static_cast<std::size_t>(s.batch) * (se.padded + se.squeezed);
 }
 
-std::size_t expand_depthwise_scratch_floats(Path path, const DepthwiseShape& s, const SeShape* se) {
-  return partial_floats(s, expand_bands(s, vector_width(path))) +
-         (se ? static_cast<std::size_t>(s.batch) * (se->padded + se->squeezed) : 0);
+std::size_t expand_depthwise_scratch_floats(Path, const DepthwiseShape& s, const SeShape* se) {
+  const std::size_t padded = static_cast<std::size_t>(s.blocks) * s.block;
+  return static_cast<std::size_t>(s.batch) * ((s.out_h + 1) * padded + (se ? se->squeezed : 0));
 }
 
 void depthwise(Path path, const DepthwiseShape& shape, const float* src, const float* weights, const float* bias,
@@ -116,14 +117,23 @@ void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, con
 void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& e, const float* src,
                       const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
                       float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch) {
+  // Each OpenMP thread's ring, kept by the calling thread between calls (several networks may run
+  // at once, each from its own thread).
+  thread_local std::vector<float> rings;
+  const int threads = std::max(1, omp_get_max_threads());
+  const std::size_t need = expand_ring_floats(shape) * static_cast<std::size_t>(threads);
+  if (rings.size() < need) rings.resize(need);
+  float* r = rings.data();
   switch (path) {
     case Path::kAvx512:
-      return avx512::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate, scratch);
+      return avx512::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
+                                      scratch, r, threads);
     case Path::kAvx2:
-      return avx2::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate, scratch);
+      return avx2::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
+                                    scratch, r, threads);
     case Path::kPortable:
       return portable::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                        scratch);
+                                        scratch, r, threads);
   }
 }
 

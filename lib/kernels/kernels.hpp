@@ -22,7 +22,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 1;
+constexpr int kKernelsVersion = 2;
 
 std::string_view to_string(Path path);
 
@@ -93,17 +93,21 @@ void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, con
 std::size_t depthwise_se_scratch_floats(const DepthwiseShape& shape, const SeShape& se);
 
 /// The 1x1 expansion conv before a depthwise conv, fused into it: expanded = activation(expand
-/// src + expand_bias) is never stored. Each band of output rows expands its input rows, one
-/// vector of channels at a time, into a zero-padded buffer that stays in cache, and convolves
-/// from it (the rows a band shares with the next are expanded twice).
+/// src + expand_bias) is never stored. Each thread takes a band of output rows; it expands each
+/// input row its window reaches once (a register tile of pixels x output vectors), into a ring
+/// of `kernel` zero-padded rows of every channel block that stays in L2, and convolves each
+/// output row from the ring.
 struct ExpandShape {
   int in_channels = 1;  ///< real input channels
   int in_blocks = 1;    ///< the input's channel blocks (same block as the depthwise shape)
   Activation activation = Activation::kSwish;
 };
 
-/// Whether expand_depthwise takes `shape` on `path`: the band buffer must hold one output row's
-/// input rows.
+/// The largest ring of expanded rows a thread may take (expand_fits).
+constexpr std::size_t kMaxRingBytes = std::size_t{2} << 20;
+
+/// Whether expand_depthwise takes `shape` on `path`: one thread's ring of expanded rows is at
+/// most kMaxRingBytes.
 bool expand_fits(Path path, const DepthwiseShape& shape);
 
 /// src: the block input [batch][in_blocks][in_h][in_w][block] (the depthwise shape's in_h, in_w);

@@ -29,31 +29,46 @@ inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
 
 inline V splat(float x) { return V{} + x; }
 
+inline void store_block_zero(float* p, int block) {
+  for (int j = 0; j < block; j += W) store(p + j, splat(0.0f));
+}
+
 inline V vmax(V a, V b) { return a > b ? a : b; }
 
 inline V vmin(V a, V b) { return a < b ? a : b; }
 
-// e^x, Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for e^r, 2^n from the
-// exponent bits. n is rounded by adding 1.5 x 2^23, which leaves it in the low mantissa bits.
-// Relative error about 2e-7 over [-87, 88]; the input is clamped to that range.
+// e^x = 2^n x 2^f with n = round(x log2 e), |f| <= 1/2, 2^f by a degree-5 polynomial fitted to
+// the relative error on [-1/2, 1/2] (2.3e-7 in float arithmetic); the input is clamped to
+// [-87, 88]. AVX-512 rounds with vrndscaleps and scales by 2^n with vscalefps; the other paths round
+// by adding 1.5 x 2^23, which leaves n in the low mantissa bits, and build 2^n from them.
 inline V vexp(V x) {
+  constexpr float kLog2e = 1.44269502f, kLog2eLow = 1.92596303e-8f;  // log2 e = kLog2e + kLog2eLow
   x = vmin(vmax(x, splat(-87.0f)), splat(88.0f));
-  const V shifted = x * 1.44269504088896341f + 12582912.0f;
-  const V nf = shifted - 12582912.0f;
-  const V r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
-  V p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  const V n = reinterpret_cast<V>(
+      _mm512_maskz_roundscale_ps(0xFFFF, reinterpret_cast<__m512>(x * kLog2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+  const V shifted = x * kLog2e + 12582912.0f;
+  const V n = shifted - 12582912.0f;
+#endif
+  V f = x * kLog2e - n;
+  f = x * kLog2eLow + f;
+  V p = splat(1.32764678e-3f);
+  p = p * f + 9.67554189e-3f;
+  p = p * f + 5.55071346e-2f;
+  p = p * f + 2.40221202e-1f;
+  p = p * f + 6.93146944e-1f;
+  p = p * f + 1.00000012f;
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  return reinterpret_cast<V>(_mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+#else
   VU bits;
   __builtin_memcpy(&bits, &shifted, sizeof bits);
   bits = (bits + 127u) << 23;  // the low 9 bits hold n + 127 (1..254)
   V scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
   return p * scale;
+#endif
 }
 
 // 1 / x: the hardware estimate and one Newton step where there is one (relative error about
@@ -268,100 +283,40 @@ void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, c
   });
 }
 
-// The depthwise bands, in one parallel region with the SE path when `se` is set: the bands' channel
-// sums are added up per image (in band order: the same for any thread count), the reduce FC runs
-// one squeezed channel per iteration, the expand FC and the sigmoid one vector of channels.
-// Expanded channels [v, v + W) of P consecutive input pixels (px: the first, in channel block 0;
-// input rows are contiguous, so the pixels may span rows): activation(bias + sum over input
-// channels of weight x input), stored to out[p] (skipped where null).
-template <int P, Activation EA>
-inline void expand_pixels(const DepthwiseShape& s, const ExpandShape& e, const float* px, const float* ew,
-                          std::ptrdiff_t ew_stride, V eb, float* const* out) {
-  const int B = s.block;
-  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * B;
-  V acc[P];
-  for (int p = 0; p < P; ++p) acc[p] = eb;
-  for (int ib = 0, ic = 0; ic < e.in_channels; ++ib) {
-    const float* ip = px + ib * in_plane;
-    const int jn = imin(B, e.in_channels - ic);
-    for (int j = 0; j < jn; ++j, ++ic) {
-      const V wv = load(ew + ic * ew_stride);
-      for (int p = 0; p < P; ++p) acc[p] += wv * ip[p * B + j];
-    }
+// Inside a parallel region, after every image's channel sums are in sums [batch][padded]: the
+// reduce FC one squeezed channel per iteration, the expand FC and the sigmoid one vector of
+// channels.
+inline void se_gate(const DepthwiseShape& s, const SeShape& se, const SeWeights& sw, const float* sums,
+                    float* squeezed, float* gate) {
+  const int sq = se.squeezed, padded = se.padded;
+#pragma omp for schedule(static)
+  for (int i = 0; i < s.batch * sq; ++i) {
+    const int n = i / sq, j = i % sq;
+    const float* x = sums + static_cast<std::ptrdiff_t>(n) * padded;
+    const float* wr = sw.reduce + static_cast<std::ptrdiff_t>(j) * padded;
+    V acc = splat(0.0f);
+    for (int c = 0; c < padded; c += W) acc += load(wr + c) * load(x + c);
+    float dot = 0;
+    for (int lane = 0; lane < W; ++lane) dot += acc[lane];
+    const V y = splat(sw.reduce_bias[j] + dot * se.inv_area);
+    squeezed[i] = with_activation(se.activation, [&](auto act) { return activate<decltype(act)::value>(y); })[0];
   }
-  for (int p = 0; p < P; ++p)
-    if (out[p]) store(out[p], activate<EA>(acc[p]));
-}
-
-// Input rows [ih_lo, ih_hi) expanded into buffer rows starting at `rows0` (pw pixels of W floats
-// a row, input column iw at pad_left + iw; only the first `columns` columns are kept), in groups
-// of eight pixels taken across row ends.
-template <Activation EA>
-void expand_rows(const DepthwiseShape& s, const ExpandShape& e, const float* image, int ih_lo, int ih_hi, int columns,
-                 const float* ew, std::ptrdiff_t ew_stride, V eb, float* rows0, int pw) {
-  const std::int64_t total = static_cast<std::int64_t>(ih_hi - ih_lo) * s.in_w;
-  const float* first = image + static_cast<std::ptrdiff_t>(ih_lo) * s.in_w * s.block;
-  float* out[8];
-  auto target = [&](std::int64_t q) -> float* {
-    const int r = static_cast<int>(q / s.in_w), iw = static_cast<int>(q % s.in_w);
-    return iw < columns ? rows0 + (static_cast<std::ptrdiff_t>(r) * pw + s.pad_left + iw) * W : nullptr;
-  };
-  std::int64_t q = 0;
-  for (; q + 8 <= total; q += 8) {
-    for (int p = 0; p < 8; ++p) out[p] = target(q + p);
-    expand_pixels<8, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
-  }
-  if (q + 4 <= total) {
-    for (int p = 0; p < 4; ++p) out[p] = target(q + p);
-    expand_pixels<4, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
-    q += 4;
-  }
-  for (; q < total; ++q) {
-    out[0] = target(q);
-    expand_pixels<1, EA>(s, e, first + q * s.block, ew, ew_stride, eb, out);
+  const int chunks = padded / W;
+#pragma omp for schedule(static)
+  for (int i = 0; i < s.batch * chunks; ++i) {
+    const int n = i / chunks, c = i % chunks * W;
+    V acc = load(sw.expand_bias + c);
+    const float* q = squeezed + static_cast<std::ptrdiff_t>(n) * sq;
+    for (int j = 0; j < sq; ++j) acc += load(sw.expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
+    V g = activate<Activation::kSigmoid>(acc);
+    for (int lane = 0; lane < W; ++lane)
+      if (c + lane >= se.channels) g[lane] = 0;
+    store(gate + static_cast<std::ptrdiff_t>(n) * padded + c, g);
   }
 }
 
-// One work item of the fused kernel: output rows [oh_begin, oh_end) of channel block cb of image n.
-// The band's input rows are expanded, one vector of channels at a time, into a zero-padded
-// buffer (never to memory), then convolved from it.
-template <int K, int S, Activation A>
-void expand_depthwise_band(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
-                           const float* eb, const float* w, const float* bias, float* dst, int oh_begin, int oh_end,
-                           float* sums) {
-  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
-  const int pw = padded_width(s);
-  const int rows = (oh_end - oh_begin - 1) * st + k;
-  alignas(64) float buf[kFusedBufferFloats];
-  const int ih_begin = oh_begin * st - s.pad_top;
-  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.blocks) * B;
-  const int columns = imax(0, imin(s.in_w, pw - s.pad_left));  // input columns the buffer holds
-  const int ih_lo = imax(ih_begin, 0), ih_hi = imin(ih_begin + rows, s.in_h);
-  for (int v = 0; v < B; v += W) {
-    for (int r = 0; r < rows; ++r) {
-      const int ih = ih_begin + r;
-      float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
-      if (ih < 0 || ih >= s.in_h) {
-        for (int x = 0; x < pw; ++x) store(br + x * W, splat(0.0f));
-        continue;
-      }
-      for (int x = 0; x < s.pad_left; ++x) store(br + x * W, splat(0.0f));
-      for (int x = s.pad_left + columns; x < pw; ++x) store(br + x * W, splat(0.0f));
-    }
-    if (ih_lo < ih_hi) {
-      const V ebv = load(eb + v);
-      float* rows0 = buf + static_cast<std::ptrdiff_t>(ih_lo - ih_begin) * pw * W;
-      const float* ewv = ew + v;
-      with_activation(e.activation, [&](auto act) {
-        expand_rows<decltype(act)::value>(s, e, image, ih_lo, ih_hi, columns, ewv, ew_stride, ebv, rows0, pw);
-      });
-    }
-    V sum = splat(0.0f);
-    convolve_padded<K, S, A>(s, buf, pw, w, dst, v, oh_begin, oh_end, load(bias + v), sum);
-    store(sums + v, load(sums + v) + sum);
-  }
-}
-
+// The depthwise bands, in one parallel region with the SE path when `se` is set: the bands'
+// channel sums are added up per image in band order, the same for any thread count.
 // band(plane, oh_begin, oh_end, sums) computes one work item.
 template <class Band>
 void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, float* partial, const SeShape* se,
@@ -389,32 +344,168 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
           for (int j = 0; j < s.block; ++j) out[j] += part[j];
         }
       }
-      const int sq = se->squeezed, padded = se->padded;
-#pragma omp for schedule(static)
-      for (int i = 0; i < s.batch * sq; ++i) {
-        const int n = i / sq, j = i % sq;
-        const float* x = sums + static_cast<std::ptrdiff_t>(n) * padded;
-        const float* wr = sw->reduce + static_cast<std::ptrdiff_t>(j) * padded;
-        V acc = splat(0.0f);
-        for (int c = 0; c < padded; c += W) acc += load(wr + c) * load(x + c);
-        float dot = 0;
-        for (int lane = 0; lane < W; ++lane) dot += acc[lane];
-        const V y = splat(sw->reduce_bias[j] + dot * se->inv_area);
-        squeezed[i] = with_activation(se->activation, [&](auto act) { return activate<decltype(act)::value>(y); })[0];
-      }
-      const int chunks = padded / W;
-#pragma omp for schedule(static)
-      for (int i = 0; i < s.batch * chunks; ++i) {
-        const int n = i / chunks, c = i % chunks * W;
-        V acc = load(sw->expand_bias + c);
-        const float* q = squeezed + static_cast<std::ptrdiff_t>(n) * sq;
-        for (int j = 0; j < sq; ++j) acc += load(sw->expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
-        V g = activate<Activation::kSigmoid>(acc);
-        for (int lane = 0; lane < W; ++lane)
-          if (c + lane >= se->channels) g[lane] = 0;
-        store(gate + static_cast<std::ptrdiff_t>(n) * padded + c, g);
+      se_gate(s, *se, *sw, sums, squeezed, gate);
+    }
+  }
+}
+
+// The fused expansion's register tile: kPixels input pixels x kVectors vectors of output channels
+// (24 accumulators of 32 registers with AVX-512, 12 of 16 otherwise). Each weight vector loaded
+// serves kPixels FMAs and each input value broadcast serves kVectors.
+constexpr int kPixels = W == 16 ? 8 : 4;
+constexpr int kVectors = 3;
+
+// The fused expansion of P pixels into output vectors [j0, j0 + O): in points at the first pixel
+// of an input row in channel block 0 (blocks in_plane apart), ew at the weights of input channel 0
+// (input channels ew_stride apart), out at the first pixel of a ring row in channel block 0
+// (blocks out_plane apart).
+template <int P, int O, Activation EA>
+inline void expand_tile(const float* in, std::ptrdiff_t in_plane, int in_channels, int B, const float* ew,
+                        std::ptrdiff_t ew_stride, const float* eb, int j0, float* out, std::ptrdiff_t out_plane) {
+  V acc[P][O];
+#pragma GCC unroll 8
+  for (int o = 0; o < O; ++o) {
+    const V b = load(eb + (j0 + o) * W);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p][o] = b;
+  }
+  for (int ib = 0, ic = 0; ic < in_channels; ++ib) {
+    const float* ip = in + ib * in_plane;
+    const int jn = imin(B, in_channels - ic);
+    for (int j = 0; j < jn; ++j, ++ic) {
+      const float* wr = ew + ic * ew_stride + j0 * W;
+      V wv[O];
+#pragma GCC unroll 8
+      for (int o = 0; o < O; ++o) wv[o] = load(wr + o * W);
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        const float x = ip[p * B + j];
+#pragma GCC unroll 8
+        for (int o = 0; o < O; ++o) acc[p][o] += wv[o] * x;
       }
     }
+  }
+#pragma GCC unroll 8
+  for (int o = 0; o < O; ++o) {
+    const int v = (j0 + o) * W;
+    float* op = out + (v / B) * out_plane + v % B;
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) store(op + p * B, activate<EA>(acc[p][o]));
+  }
+}
+
+// Output vectors [j0, j0 + O) of the first `columns` pixels of an input row: tiles of kPixels,
+// then 4, 2 and 1 pixels.
+template <int O, Activation EA>
+inline void expand_columns(const float* in, std::ptrdiff_t in_plane, int in_channels, int B, const float* ew,
+                           std::ptrdiff_t ew_stride, const float* eb, int j0, int columns, float* out,
+                           std::ptrdiff_t out_plane) {
+  int x = 0;
+  for (; x + kPixels <= columns; x += kPixels)
+    expand_tile<kPixels, O, EA>(in + x * B, in_plane, in_channels, B, ew, ew_stride, eb, j0, out + x * B, out_plane);
+  if constexpr (kPixels > 4) {
+    if (x + 4 <= columns) {
+      expand_tile<4, O, EA>(in + x * B, in_plane, in_channels, B, ew, ew_stride, eb, j0, out + x * B, out_plane);
+      x += 4;
+    }
+  }
+  if (x + 2 <= columns) {
+    expand_tile<2, O, EA>(in + x * B, in_plane, in_channels, B, ew, ew_stride, eb, j0, out + x * B, out_plane);
+    x += 2;
+  }
+  if (x < columns) expand_tile<1, O, EA>(in + x * B, in_plane, in_channels, B, ew, ew_stride, eb, j0, out + x * B, out_plane);
+}
+
+// Input row ih of one image (image: [in_blocks][in_h][in_w][block]) expanded into a ring row
+// [blocks][pw][block] at column pad_left, its first `columns` pixels. Output vectors outermost:
+// each slice of the weights (input channels x kVectors vectors) serves the whole row.
+template <Activation EA>
+__attribute__((noinline)) void expand_row(const DepthwiseShape& s, const ExpandShape& e, const float* image, int ih, int columns, const float* ew,
+                const float* eb, float* ring_row, int pw) {
+  const int B = s.block, vectors = s.blocks * B / W;
+  const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * B;
+  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(pw) * B;
+  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.blocks) * B;
+  const float* in = image + static_cast<std::ptrdiff_t>(ih) * s.in_w * B;
+  float* out = ring_row + static_cast<std::ptrdiff_t>(s.pad_left) * B;
+  int j = 0;
+  for (; j + kVectors <= vectors; j += kVectors)
+    expand_columns<kVectors, EA>(in, in_plane, e.in_channels, B, ew, ew_stride, eb, j, columns, out, out_plane);
+  for (; j < vectors; ++j)
+    expand_columns<1, EA>(in, in_plane, e.in_channels, B, ew, ew_stride, eb, j, columns, out, out_plane);
+}
+
+// One output row of every channel block from ring rows (rows[kh], kh in [kh_lo, kh_hi): the
+// zero-padded expanded input row kh of the window, [blocks][pw][block]); the row's activated
+// outputs' channel sums into row_sums [padded].
+template <int K, int S, Activation A>
+__attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const float* const* rows, int kh_lo, int kh_hi, int pw, const float* w,
+                        const float* bias, float* out, std::ptrdiff_t out_plane, float* row_sums) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  const std::ptrdiff_t ring_plane = static_cast<std::ptrdiff_t>(pw) * B;
+  const int padded = s.blocks * B;
+  for (int v = 0; v < padded; v += W) {
+    const int cb = v / B, off = v % B;
+    const V b = load(bias + v);
+    const float* wb = w + static_cast<std::ptrdiff_t>(cb) * k * k * B + off;
+    float* o = out + cb * out_plane + off;
+    V sum = splat(0.0f);
+    for (int ow = 0; ow < s.out_w; ow += 4) {
+      V a[4] = {b, b, b, b};
+      for (int kh = kh_lo; kh < kh_hi; ++kh) {
+        const float* p = rows[kh] + cb * ring_plane + off + static_cast<std::ptrdiff_t>(ow) * st * B;
+        const float* wr = wb + kh * k * B;
+        for (int kw = 0; kw < k; ++kw) {
+          const V wv = load(wr + kw * B);
+          a[0] += load(p + kw * B) * wv;
+          a[1] += load(p + (st + kw) * B) * wv;
+          a[2] += load(p + (2 * st + kw) * B) * wv;
+          a[3] += load(p + (3 * st + kw) * B) * wv;
+        }
+      }
+      const int valid = imin(4, s.out_w - ow);
+      for (int j = 0; j < valid; ++j) {
+        const V y = activate<A>(a[j]);
+        store(o + static_cast<std::ptrdiff_t>(ow + j) * B, y);
+        sum += y;
+      }
+    }
+    store(row_sums + v, sum);
+  }
+}
+
+// Output rows [oh_begin, oh_end) of image n, every channel block: each input row the window
+// reaches is expanded once into a ring of `kernel` zero-padded rows (ring [kernel][blocks][pw][block],
+// this thread's), then each output row is convolved from the ring.
+template <int K, int S, Activation A, Activation EA>
+void expand_depthwise_rows(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
+                           const float* eb, const float* w, const float* bias, float* out, int oh_begin, int oh_end,
+                           float* ring, float* row_sums) {
+  const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
+  const int pw = padded_width(s);
+  const std::ptrdiff_t ring_plane = static_cast<std::ptrdiff_t>(pw) * B;
+  const std::ptrdiff_t ring_row = ring_plane * s.blocks;
+  const int columns = imax(0, imin(s.in_w, pw - s.pad_left));
+  // The columns the expansion never writes stay zero: the padding.
+  for (int r = 0; r < k; ++r)
+    for (int cb = 0; cb < s.blocks; ++cb) {
+      float* row = ring + r * ring_row + cb * ring_plane;
+      for (int x = 0; x < s.pad_left; ++x) store_block_zero(row + x * B, B);
+      for (int x = s.pad_left + columns; x < pw; ++x) store_block_zero(row + x * B, B);
+    }
+  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * B;
+  const float* rows[16];
+  int next = 0;  // the first input row not yet in the ring
+  for (int oh = oh_begin; oh < oh_end; ++oh) {
+    const int ih0 = oh * st - s.pad_top;
+    const int lo = imax(ih0, 0), hi = imin(ih0 + k, s.in_h);
+    for (int ih = imax(lo, oh == oh_begin ? lo : next); ih < hi; ++ih)
+      expand_row<EA>(s, e, image, ih, columns, ew, eb, ring + (ih % k) * ring_row, pw);
+    next = imax(next, hi);
+    for (int ih = lo; ih < hi; ++ih) rows[ih - ih0] = ring + (ih % k) * ring_row;
+    depthwise_ring_row<K, S, A>(s, rows, lo - ih0, hi - ih0, pw, w, bias,
+                                out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B, out_plane,
+                                row_sums + static_cast<std::ptrdiff_t>(oh) * s.blocks * B);
   }
 }
 
@@ -439,30 +530,48 @@ void depthwise_se(const DepthwiseShape& s, const SeShape* se, const float* src, 
 
 void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float* src, const float* expand_weights,
                       const float* expand_bias, const float* weights, const float* bias, float* dst, const SeShape* se,
-                      const SeWeights* sw, float* gate, float* scratch) {
-  const int bands = expand_bands(s, W);
-  float* partial = scratch;
-  float* sums = partial + partial_floats(s, bands);
-  float* squeezed = se ? sums + static_cast<std::ptrdiff_t>(s.batch) * se->padded : nullptr;
+                      const SeWeights* sw, float* gate, float* scratch, float* rings, int threads) {
+  const int padded = s.blocks * s.block;
+  float* row_sums = scratch;  // [batch][out_h][padded]
+  float* sums = row_sums + static_cast<std::ptrdiff_t>(s.batch) * s.out_h * padded;
+  float* squeezed = sums + static_cast<std::ptrdiff_t>(s.batch) * padded;
+  const int bands = expand_bands(s, threads);
   const std::ptrdiff_t image = static_cast<std::ptrdiff_t>(e.in_blocks) * s.in_h * s.in_w * s.block;
-  const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * s.block;
-  const int taps = s.kernel * s.kernel * s.block;
-  auto band = [&](int plane, int oh_begin, int oh_end, float* part) {
-    const int n = plane / s.blocks, cb = plane % s.blocks;
-    const float* in = src + n * image;
-    const float* ew = expand_weights + cb * s.block;
-    const float* eb = expand_bias + cb * s.block;
-    const float* w = weights + cb * taps;
-    const float* b = bias + cb * s.block;
-    float* d = dst + plane * out_plane;
-    with_activation(s.activation, [&](auto act) {
-      with_geometry(s.kernel, s.stride, [&](auto g) {
-        expand_depthwise_band<decltype(g)::kernel, decltype(g)::stride, decltype(act)::value>(
-            s, e, in, ew, eb, w, b, d, oh_begin, oh_end, part);
+  const std::ptrdiff_t out_image = static_cast<std::ptrdiff_t>(s.blocks) * s.out_h * s.out_w * s.block;
+  const std::size_t ring_floats = expand_ring_floats(s);
+#pragma omp parallel num_threads(threads)
+  {
+    float* ring = rings + ring_floats * static_cast<std::size_t>(omp_get_thread_num());
+#pragma omp for schedule(static)
+    for (int item = 0; item < s.batch * bands; ++item) {
+      const int n = item / bands, band = item % bands;
+      const int oh_begin = static_cast<int>(static_cast<std::int64_t>(s.out_h) * band / bands);
+      const int oh_end = static_cast<int>(static_cast<std::int64_t>(s.out_h) * (band + 1) / bands);
+      with_activation(s.activation, [&](auto act) {
+        with_activation(e.activation, [&](auto expand_act) {
+          with_geometry(s.kernel, s.stride, [&](auto g) {
+            expand_depthwise_rows<decltype(g)::kernel, decltype(g)::stride, decltype(act)::value,
+                                  decltype(expand_act)::value>(
+                s, e, src + n * image, expand_weights, expand_bias, weights, bias, dst + n * out_image, oh_begin,
+                oh_end, ring, row_sums + static_cast<std::ptrdiff_t>(n) * s.out_h * padded);
+          });
+        });
       });
-    });
-  };
-  bands_then_se(s, bands, band, partial, se, sw, sums, squeezed, gate);
+    }
+    if (se) {
+      // Each image's channel sums, row by row in order: the same for any thread count.
+      const int chunks = padded / W;
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.batch * chunks; ++i) {
+        const int n = i / chunks, c = i % chunks * W;
+        const float* r = row_sums + static_cast<std::ptrdiff_t>(n) * s.out_h * padded + c;
+        V acc = splat(0.0f);
+        for (int oh = 0; oh < s.out_h; ++oh) acc += load(r + static_cast<std::ptrdiff_t>(oh) * padded);
+        store(sums + static_cast<std::ptrdiff_t>(n) * padded + c, acc);
+      }
+      se_gate(s, *se, *sw, sums, squeezed, gate);
+    }
+  }
 }
 
 void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {

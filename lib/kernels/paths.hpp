@@ -13,7 +13,7 @@
   void expand_depthwise(const DepthwiseShape& shape, const ExpandShape& e, const float* src,                \
                         const float* expand_weights, const float* expand_bias, const float* weights,          \
                         const float* bias, float* dst, const SeShape* se, const SeWeights* se_weights,        \
-                        float* gate, float* scratch);                                                         \
+                        float* gate, float* scratch, float* rings, int threads);                              \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
                   const float* gate);                                                                       \
   }
@@ -34,13 +34,13 @@ int padded_width(const DepthwiseShape& shape);
 /// Floats of the bands' partial channel sums (the start of every depthwise scratch buffer).
 std::size_t partial_floats(const DepthwiseShape& shape, int bands);
 
-/// Floats of the band buffer the fused expand + depthwise kernel convolves from (on each
-/// thread's stack): 128 KiB, with the band's input rows, inside a 1 MiB L2.
-constexpr int kFusedBufferFloats = 32768;
+/// Work items of the fused expand + depthwise kernel per image: bands of consecutive output rows,
+/// one per thread when there are fewer images than threads (each band expands the rows its
+/// window shares with the previous band again).
+int expand_bands(const DepthwiseShape& shape, int threads);
 
-/// Work items of the fused expand + depthwise kernel per image and channel block: bands of output
-/// rows whose padded input rows fit kFusedBufferFloats at `vector_width` floats a pixel, at least
-/// 8 items in all; 0 when not even one output row fits.
-int expand_bands(const DepthwiseShape& shape, int vector_width);
+/// Floats of one thread's ring of expanded rows in the fused kernel: `kernel` zero-padded rows of
+/// every channel block, [kernel][blocks][padded_width][block].
+std::size_t expand_ring_floats(const DepthwiseShape& shape);
 
 }  // namespace effscale::kernels

@@ -284,8 +284,9 @@ struct OnednnNetwork::Impl {
   // is its only reader).
   bool fuse_expand(int index) const {
     const auto& L = graph.layers;
-    if (!options.fuse_expand || index + 1 >= static_cast<int>(L.size())) return false;
+    if (options.fuse_expand == FuseExpand::kOff || index + 1 >= static_cast<int>(L.size())) return false;
     const Layer &e = L[index], &dw = L[index + 1];
+    if (options.fuse_expand == FuseExpand::kStrided && (dw.stride < 2 || e.out_w < kFuseExpandMinWidth)) return false;
     return e.kind == LayerKind::kConv && e.role == LayerRole::kExpand && e.kernel == 1 && e.stride == 1 &&
            e.groups == 1 && e.residual < 0 && dw.input == e.output && graph.tensors[e.output].last_use == index + 1 &&
            own_depthwise(dw) &&
@@ -846,7 +847,8 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "se-inner-product") o.se_inner_product = true;
     else if (item == "no-own-depthwise") o.own_depthwise = false;
     else if (item == "no-gate-in-weights") o.gate_in_weights = false;
-    else if (item == "fused-expand") o.fuse_expand = true;
+    else if (item == "no-fused-expand") o.fuse_expand = FuseExpand::kOff;
+    else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
       if (!kernels::available(path))
@@ -856,7 +858,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
-                              "no-gate-in-weights, fused-expand, kernels-avx512, kernels-avx2, kernels-portable)", item));
+                              "no-gate-in-weights, no-fused-expand, fused-expand-all, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -872,7 +874,8 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
   if (o.own_depthwise != d.own_depthwise) on.push_back("no-own-depthwise");
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
-  if (o.fuse_expand != d.fuse_expand) on.push_back("fused-expand");
+  if (o.fuse_expand != d.fuse_expand)
+    on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;
   for (const auto& s : on) text += (text.empty() ? "" : ",") + s;

@@ -26,6 +26,9 @@ enum class ActivationLayout {
 std::string_view to_string(ActivationLayout layout);
 
 /// How to build the network.
+/// Which expansion convs join the own depthwise step after them (NetworkOptions::fuse_expand).
+enum class FuseExpand { kOff, kStrided, kAll };
+
 struct NetworkOptions {
   int batch = 1;
   std::uint64_t seed = 1;  ///< synthetic weights (weights.hpp)
@@ -47,17 +50,22 @@ struct NetworkOptions {
   /// Batch 1, with own_depthwise: the SE gate scales the projection's weights (Cout x Cin) instead
   /// of the activation (H x W x C) where the weights are the smaller.
   bool gate_in_weights = true;
-  /// With own_depthwise: a 1x1 expansion conv runs inside the depthwise step after it, in row
-  /// bands kept in cache. Off by default: measured slower than oneDNN's expansion conv followed
-  /// by the own depthwise step (bench/PERFORMANCE_NOTES.md).
-  bool fuse_expand = false;
+  /// With own_depthwise: which 1x1 expansion convs run inside the depthwise step after them
+  /// (kernels::expand_depthwise: the expanded tensor never goes to memory). kStrided: before a
+  /// strided depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster
+  /// than oneDNN's expansion conv and the own depthwise step (bench/PERFORMANCE_NOTES.md).
+  FuseExpand fuse_expand = FuseExpand::kStrided;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
 
+/// The narrowest expanded map whose expansion conv FuseExpand::kStrided fuses: on narrower maps
+/// the expanded tensor stays in L2 anyway, and the fused kernel measured slower.
+constexpr int kFuseExpandMinWidth = 28;
+
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
-/// "no-gate-in-weights", "fused-expand", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
+/// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
