@@ -27,6 +27,7 @@ variants=(
   "SE gate on the activation|--lowering no-gate-in-weights|"
   "expansion conv not fused|--lowering no-fused-expand|"
   "every expansion conv fused|--lowering fused-expand-all|"
+  "oneDNN expansion convs|--lowering no-own-pointwise|"
   "own kernels: AVX2 path|--lowering kernels-avx2|"
   "own kernels: portable path|--lowering kernels-portable|"
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"

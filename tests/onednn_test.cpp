@@ -102,7 +102,8 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
   for (const char* switches : {"no-inplace-scale", "separate-residual", "library-scratchpad", "no-buffer-reuse",
                                "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
-                               "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights"}) {
+                               "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
+                               "no-own-pointwise", "own-pointwise-all", "no-fused-expand,own-pointwise-all"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;
@@ -127,7 +128,7 @@ TEST_CASE("every own kernel path matches the reference executor: both baselines,
   const Graph mb = expand(scale(builtin_baseline("mobilenet-v2"), {0.35, 1.0, 45}));
   const Graph kinds = expand(every_block_kind());
   for (kernels::Path path : kernels::available_paths()) {
-    for (const char* extra : {"", ",no-gate-in-weights", ",fused-expand-all"}) {
+    for (const char* extra : {"", ",no-gate-in-weights", ",fused-expand-all", ",no-fused-expand,own-pointwise-all"}) {
       NetworkOptions o;
       o.seed = 5;
       apply_lowering_switches(fmt::format("kernels-{}{}", kernels::to_string(path), extra), o);
@@ -147,8 +148,9 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   const Graph g = expand(builtin_baseline("efficientnet-b0"));
   NetworkOptions o;
   OnednnNetwork own(g, o);
-  int fused = 0, with_expand = 0, gated = 0, multiplies = 0;
+  int fused = 0, with_expand = 0, pointwise = 0, gated = 0, multiplies = 0;
   for (const auto& p : own.primitives()) {
+    pointwise += p.primitive == "own:pointwise";
     fused += p.primitive == "own:depthwise+se";
     with_expand += p.primitive == "own:expand+depthwise+se";
     gated += p.primitive == "own:gate_weights";
@@ -164,6 +166,9 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
   CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 3);
+  // The other expansion convs on maps of at least 14 x 14 are own pointwise steps: stage 2 and 3's
+  // second blocks, stage 4's and 5's, stage 6's first (not the 7 x 7 ones of stages 6 and 7).
+  CHECK(pointwise == 8);
   // fused-expand-all: each block's expansion conv joins the step (stage 1 has none).
   o.fuse_expand = FuseExpand::kAll;
   OnednnNetwork all_fused(g, o);
@@ -171,12 +176,13 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   for (const auto& p : all_fused.primitives()) all_with_expand += p.primitive == "own:expand+depthwise+se";
   CHECK(all_with_expand == 15);
   CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15);
-  // no-fused-expand: every expansion conv is oneDNN's.
+  // no-fused-expand: every expansion conv is a step of its own.
   o.fuse_expand = FuseExpand::kOff;
   OnednnNetwork none_fused(g, o);
   CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16);
   o.fuse_expand = FuseExpand::kStrided;
   o.own_depthwise = false;
+  o.own_pointwise = false;
   OnednnNetwork library(g, o);
   CHECK(library.primitives().size() == g.layers.size());
 }

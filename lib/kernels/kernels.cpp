@@ -137,6 +137,26 @@ void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape&
   }
 }
 
+void check(Path path, const PointwiseShape& s) {
+  if (!available(path)) throw Error(fmt::format("this CPU cannot run the {} kernels", to_string(path)));
+  if (s.block < 1 || s.block % vector_width(path) != 0)
+    throw Error(fmt::format("channel block {} is not a multiple of the {} kernels' vector width {}", s.block,
+                            to_string(path), vector_width(path)));
+  if (s.batch < 1 || s.in_channels < 1 || s.in_blocks * s.block < s.in_channels || s.out_blocks < 1 || s.pixels < 1)
+    throw Error("inconsistent pointwise shape");
+  if (s.activation == Activation::kSigmoid)
+    throw Error("the own pointwise kernel takes activations that map 0 to 0, not sigmoid");
+}
+
+void pointwise(Path path, const PointwiseShape& shape, const float* src, const float* weights, const float* bias,
+               float* dst) {
+  switch (path) {
+    case Path::kAvx512: return avx512::pointwise(shape, src, weights, bias, dst);
+    case Path::kAvx2: return avx2::pointwise(shape, src, weights, bias, dst);
+    case Path::kPortable: return portable::pointwise(shape, src, weights, bias, dst);
+  }
+}
+
 void scale_runs(Path path, const float* src, float* dst, std::size_t runs, int run, const int* channel,
                 const float* gate) {
   switch (path) {

@@ -120,6 +120,25 @@ void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape&
 
 std::size_t expand_depthwise_scratch_floats(Path path, const DepthwiseShape& shape, const SeShape* se);
 
+/// A 1x1 convolution (stride 1) between blocked activations: src [batch][in_blocks][pixels][block],
+/// dst [batch][out_blocks][pixels][block], dst = activation(weights^T src + bias), with the fused
+/// expansion's register tile. The activation must map 0 to 0 (none, relu, relu6, swish), so that
+/// padded output channels (zero weights and bias) stay zero.
+struct PointwiseShape {
+  int batch = 1, block = 16;
+  int in_channels = 1, in_blocks = 1, out_blocks = 1;
+  int pixels = 1;  ///< height x width
+  Activation activation = Activation::kNone;
+};
+
+/// Throws Error when `shape` is outside what pointwise() takes.
+void check(Path path, const PointwiseShape& shape);
+
+/// weights: [in_channels][out_blocks * block] (the conv's weights transposed, zero-padded); bias:
+/// [out_blocks * block].
+void pointwise(Path path, const PointwiseShape& shape, const float* src, const float* weights, const float* bias,
+               float* dst);
+
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
 /// in any layout whose consecutive `run` elements share an input channel.
 void scale_runs(Path path, const float* src, float* dst, std::size_t runs, int run, const int* channel,

@@ -574,6 +574,41 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
   }
 }
 
+void pointwise(const PointwiseShape& s, const float* src, const float* weights, const float* bias, float* dst) {
+  // Work items: image x chunk of pixels x group of kVectors output vectors, the group innermost
+  // (consecutive items share their input chunk). Pixel chunks of about 128 keep a chunk of the
+  // input in L1 on the early, narrow layers; on the late ones (one chunk) the threads split the
+  // output channels.
+  constexpr int kChunk = 128;
+  const int B = s.block, vectors = s.out_blocks * B / W;
+  const int groups = (vectors + kVectors - 1) / kVectors;
+  const int chunks = (s.pixels + kChunk - 1) / kChunk;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
+  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.out_blocks) * B;
+  const int items = s.batch * chunks * groups;
+  with_activation(s.activation, [&](auto act) {
+    constexpr Activation EA = decltype(act)::value;
+#pragma omp parallel for schedule(static)
+    for (int item = 0; item < items; ++item) {
+      const int g = item % groups, chunk = item / groups % chunks, n = item / groups / chunks;
+      // Chunks of equal size (to a multiple of 8 pixels), so that the threads' shares match.
+      const int p0 = static_cast<int>(static_cast<std::int64_t>(s.pixels) * chunk / chunks) / 8 * 8;
+      const int p1 = chunk + 1 == chunks ? s.pixels
+                                         : static_cast<int>(static_cast<std::int64_t>(s.pixels) * (chunk + 1) / chunks) / 8 * 8;
+      const int count = p1 - p0;
+      const float* in = src + (n * s.in_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
+      float* out = dst + (n * s.out_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
+      const int j0 = g * kVectors;
+      if (j0 + kVectors <= vectors) {
+        expand_columns<kVectors, EA>(in, plane, s.in_channels, B, weights, ew_stride, bias, j0, count, out, plane);
+      } else {
+        for (int j = j0; j < vectors; ++j)
+          expand_columns<1, EA>(in, plane, s.in_channels, B, weights, ew_stride, bias, j, count, out, plane);
+      }
+    }
+  });
+}
+
 void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {
   const auto n = static_cast<std::ptrdiff_t>(runs);
   if (run % W == 0) {

@@ -14,6 +14,8 @@
                         const float* expand_weights, const float* expand_bias, const float* weights,          \
                         const float* bias, float* dst, const SeShape* se, const SeWeights* se_weights,        \
                         float* gate, float* scratch, float* rings, int threads);                              \
+  void pointwise(const PointwiseShape& shape, const float* src, const float* weights, const float* bias,  \
+                 float* dst);                                                                              \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
                   const float* gate);                                                                       \
   }

@@ -404,6 +404,65 @@ struct OnednnNetwork::Impl {
     return (expand >= 0 ? 1 : 0) + (se ? 4 : 1);
   }
 
+  // Whether expansion conv `index` (1x1, stride 1, no shortcut) runs as an own pointwise step: on
+  // maps of at least kOwnPointwiseMinPixels.
+  bool own_pointwise(int index) const {
+    const Layer& l = graph.layers[index];
+    if (!options.own_pointwise || options.layout != ActivationLayout::kBlocked || l.kind != LayerKind::kConv ||
+        l.role != LayerRole::kExpand || l.kernel != 1 || l.stride != 1 || l.groups != 1 || l.residual >= 0 ||
+        (options.own_pointwise_all ? false : l.out_h * l.out_w < kOwnPointwiseMinPixels))
+      return false;
+    try {
+      kernels::check(kernel_path, pointwise_shape(l));
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
+  kernels::PointwiseShape pointwise_shape(const Layer& l) const {
+    kernels::PointwiseShape shape;
+    shape.batch = batch();
+    shape.block = block();
+    shape.in_channels = l.in_c;
+    shape.in_blocks = (l.in_c + shape.block - 1) / shape.block;
+    shape.out_blocks = (l.out_c + shape.block - 1) / shape.block;
+    shape.pixels = l.out_h * l.out_w;
+    shape.activation = l.activation;
+    return shape;
+  }
+
+  // A 1x1 expansion conv as an own kernel step (kernels::pointwise).
+  int lower_own_pointwise(int index) {
+    const Layer& l = graph.layers[index];
+    const kernels::PointwiseShape shape = pointwise_shape(l);
+    const int padded = shape.out_blocks * shape.block;
+    const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
+    const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
+    // weights transposed [in_c][padded], then bias [padded]
+    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
+    float* weights = data->data();
+    float* bias = weights + static_cast<size_t>(l.in_c) * padded;
+    for (int c = 0; c < l.out_c; ++c) {
+      bias[c] = folded.bias[c];
+      for (int i = 0; i < l.in_c; ++i)
+        weights[static_cast<size_t>(i) * padded + c] = folded.weights[static_cast<size_t>(c) * l.in_c + i];
+    }
+    weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
+    const int step_index = next_step();
+    const int dst = add_value(act_md(l.out_c, l.out_h, l.out_w), step_index);
+    tensor_value[l.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    const kernels::Path path = kernel_path;
+    step.custom = [=, keep = data](float* const* v) { kernels::pointwise(path, shape, v[0], weights, bias, v[1]); };
+    step.info = {layer_name(l), "own:pointwise", fmt::format("own:{}", to_string(path)), group_of(l),
+                 static_cast<std::int64_t>(batch()) * l.out_c * l.in_c * l.out_h * l.out_w};
+    steps.push_back(std::move(step));
+    return 1;
+  }
+
   // Whether SE multiply layer `index` (its gate made by an own step) can instead scale the next
   // layer's weights: batch 1, the next layer a dense conv reading only the product, whose weights
   // (out_c x in_c) are under a quarter of the activation's H x W x C: scaling them runs on fewer
@@ -634,6 +693,7 @@ struct OnednnNetwork::Impl {
     switch (graph.layers[index].kind) {
       case LayerKind::kConv:
         if (fuse_expand(index)) return lower_own_depthwise(index + 1, index);
+        if (own_pointwise(index)) return lower_own_pointwise(index);
         if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
           lower_fc(index);
         } else {
@@ -848,6 +908,8 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-own-depthwise") o.own_depthwise = false;
     else if (item == "no-gate-in-weights") o.gate_in_weights = false;
     else if (item == "no-fused-expand") o.fuse_expand = FuseExpand::kOff;
+    else if (item == "no-own-pointwise") o.own_pointwise = false;
+    else if (item == "own-pointwise-all") o.own_pointwise_all = true;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
@@ -858,7 +920,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
-                              "no-gate-in-weights, no-fused-expand, fused-expand-all, kernels-avx512, kernels-avx2, kernels-portable)", item));
+                              "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -874,6 +936,8 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
   if (o.own_depthwise != d.own_depthwise) on.push_back("no-own-depthwise");
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
+  if (o.own_pointwise != d.own_pointwise) on.push_back("no-own-pointwise");
+  if (o.own_pointwise_all != d.own_pointwise_all) on.push_back("own-pointwise-all");
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));

@@ -55,6 +55,11 @@ struct NetworkOptions {
   /// strided depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster
   /// than oneDNN's expansion conv and the own depthwise step (bench/PERFORMANCE_NOTES.md).
   FuseExpand fuse_expand = FuseExpand::kStrided;
+  /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
+  /// kOwnPointwiseMinPixels (own_pointwise_all: every one), run as own kernel steps
+  /// (kernels::pointwise), else as oneDNN convolutions.
+  bool own_pointwise = true;
+  bool own_pointwise_all = false;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
@@ -63,9 +68,14 @@ struct NetworkOptions {
 /// the expanded tensor stays in L2 anyway, and the fused kernel measured slower.
 constexpr int kFuseExpandMinWidth = 28;
 
+/// The smallest map (height x width) whose expansion conv runs as an own pointwise step: on 7 x 7
+/// maps oneDNN's 1x1 convolution measured faster, from 14 x 14 up the own kernel (its cheaper
+/// swish) as fast or faster (bench/PERFORMANCE_NOTES.md).
+constexpr int kOwnPointwiseMinPixels = 14 * 14;
+
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
-/// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
+/// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
