@@ -166,9 +166,9 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
   CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 3);
-  // The other expansion convs on maps of at least 14 x 14 are own pointwise steps: stage 2 and 3's
-  // second blocks, stage 4's and 5's, stage 6's first (not the 7 x 7 ones of stages 6 and 7).
-  CHECK(pointwise == 8);
+  // The other expansion convs on maps larger than 14 x 14 are own pointwise steps: stage 2 and 3's
+  // second blocks (56 and 28 wide), not those of stages 4 to 7 (14 and 7 wide).
+  CHECK(pointwise == 2);
   // fused-expand-all: each block's expansion conv joins the step (stage 1 has none).
   o.fuse_expand = FuseExpand::kAll;
   OnednnNetwork all_fused(g, o);

@@ -68,10 +68,11 @@ struct NetworkOptions {
 /// the expanded tensor stays in L2 anyway, and the fused kernel measured slower.
 constexpr int kFuseExpandMinWidth = 28;
 
-/// The smallest map (height x width) whose expansion conv runs as an own pointwise step: on 7 x 7
-/// maps oneDNN's 1x1 convolution measured faster, from 14 x 14 up the own kernel (its cheaper
-/// swish) as fast or faster (bench/PERFORMANCE_NOTES.md).
-constexpr int kOwnPointwiseMinPixels = 14 * 14;
+/// The smallest map (height x width) whose expansion conv runs as an own pointwise step. Measured
+/// per layer against oneDNN's 1x1 convolution (bench/PERFORMANCE_NOTES.md): faster on maps from
+/// 17 x 17 up (the swish is cheaper, and the early layers are mostly swish), level on 14 x 14,
+/// slower on 7 x 7 to 9 x 9, where the layers are compute-bound and oneDNN's kernel is better.
+constexpr int kOwnPointwiseMinPixels = 15 * 15;
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
