@@ -1,9 +1,11 @@
 #pragma once
-// effscale's own CPU kernels, for what oneDNN 2.6's primitives cannot fuse (bench/PERFORMANCE_NOTES.md,
-// issue 14): the depthwise convolution with its activation and the squeeze-and-excitation average
-// pool in one pass over the blocked activation, the SE gate's two small fully connected layers, and
-// the gate applied to a projection's weights instead of to the activation. Plain arrays in and out,
-// no oneDNN here; the lowering (onednn/network.cpp) decides where they replace primitives.
+// effscale's own CPU kernels, for what oneDNN 2.6's primitives cannot fuse or do slower
+// (bench/PERFORMANCE_NOTES.md, issue 14): the depthwise convolution with its activation and the
+// squeeze-and-excitation average pool in one pass over the blocked activation, the SE gate's two
+// small fully connected layers, the gate applied to a projection's weights instead of to the
+// activation, the 1x1 expansion conv fused into the depthwise conv after it, and the 1x1
+// expansion conv alone (its swish cheaper than oneDNN's). Plain arrays in and out, no oneDNN here;
+// the lowering (onednn/network.cpp) decides where they replace primitives.
 //
 // Three paths with the same arithmetic: AVX-512 (16 floats a vector), AVX2+FMA (8) and portable
 // C++ (GCC vector extensions, 4 floats, no instruction-set flags), chosen at run time. Each path
@@ -113,7 +115,9 @@ bool expand_fits(Path path, const DepthwiseShape& shape);
 /// src: the block input [batch][in_blocks][in_h][in_w][block] (the depthwise shape's in_h, in_w);
 /// expand_weights: [in_channels][blocks * block] (the expansion's weights transposed, zero-padded);
 /// expand_bias: [blocks * block]; the rest as depthwise_se (se null: no SE, gate unused).
-/// `scratch`: expand_depthwise_scratch_floats.
+/// `scratch`: expand_depthwise_scratch_floats. The threads' rings (at most kMaxRingBytes each) are
+/// in a buffer the calling thread keeps between calls. The SE channel sums add up row by row in
+/// order: the same bits for any thread count.
 void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& expand, const float* src,
                       const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
                       float* dst, const SeShape* se, const SeWeights* se_weights, float* gate, float* scratch);

@@ -210,6 +210,32 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
 // Floats of the zero-padded input copy that small feature maps are convolved from (on the stack).
 constexpr int kPaddedFloats = 8192;
 
+// Four consecutive output pixels of one vector of channels: row(kh) points at the first pixel the
+// group reads in input row kh (pixels `ps` floats apart), for kh in [kh_lo, kh_hi); w at the
+// vector's weights of tap (0, 0) (taps `B` floats apart). The first `valid` activated outputs are
+// stored to out (B floats apart) and added to sum.
+template <Activation A, class Row>
+inline void convolve_four(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
+                          int B, V b, float* out, int valid, V& sum) {
+  V a[4] = {b, b, b, b};
+  for (int kh = kh_lo; kh < kh_hi; ++kh) {
+    const float* p = row(kh);
+    const float* wr = w + kh * k * B;
+    for (int kw = 0; kw < k; ++kw) {
+      const V wv = load(wr + kw * B);
+      a[0] += load(p + kw * ps) * wv;
+      a[1] += load(p + (st + kw) * ps) * wv;
+      a[2] += load(p + (2 * st + kw) * ps) * wv;
+      a[3] += load(p + (3 * st + kw) * ps) * wv;
+    }
+  }
+  for (int j = 0; j < valid; ++j) {
+    const V y = activate<A>(a[j]);
+    store(out + static_cast<std::ptrdiff_t>(j) * B, y);
+    sum += y;
+  }
+}
+
 // Output rows [oh_begin, oh_end) of vector slice v from buf [rows][pw][W], a zero-padded copy of
 // the input whose row 0 is input row oh_begin * stride - pad_top and column 0 input column
 // -pad_left: every output pixel takes the unrolled path, in groups of four, without bounds checks.
@@ -221,24 +247,9 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
     const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
     float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
     for (int ow = 0; ow < s.out_w; ow += 4) {
-      V a[4] = {b, b, b, b};
-      for (int kh = 0; kh < k; ++kh) {
-        const float* p = base + (kh * pw + ow * st) * W;
-        const float* wr = w + kh * k * B + v;
-        for (int kw = 0; kw < k; ++kw) {
-          const V wv = load(wr + kw * B);
-          a[0] += load(p + kw * W) * wv;
-          a[1] += load(p + (st + kw) * W) * wv;
-          a[2] += load(p + (2 * st + kw) * W) * wv;
-          a[3] += load(p + (3 * st + kw) * W) * wv;
-        }
-      }
-      const int valid = imin(4, s.out_w - ow);
-      for (int j = 0; j < valid; ++j) {
-        const V y = activate<A>(a[j]);
-        store(out + static_cast<std::ptrdiff_t>(ow + j) * B, y);
-        sum += y;
-      }
+      auto row = [&](int kh) { return base + (kh * pw + ow * st) * W; };
+      convolve_four<A>(row, 0, k, k, st, W, w + v, B, b, out + static_cast<std::ptrdiff_t>(ow) * B,
+                       imin(4, s.out_w - ow), sum);
     }
   }
 }
@@ -451,24 +462,9 @@ __attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const
     float* o = out + cb * out_plane + off;
     V sum = splat(0.0f);
     for (int ow = 0; ow < s.out_w; ow += 4) {
-      V a[4] = {b, b, b, b};
-      for (int kh = kh_lo; kh < kh_hi; ++kh) {
-        const float* p = rows[kh] + cb * ring_plane + off + static_cast<std::ptrdiff_t>(ow) * st * B;
-        const float* wr = wb + kh * k * B;
-        for (int kw = 0; kw < k; ++kw) {
-          const V wv = load(wr + kw * B);
-          a[0] += load(p + kw * B) * wv;
-          a[1] += load(p + (st + kw) * B) * wv;
-          a[2] += load(p + (2 * st + kw) * B) * wv;
-          a[3] += load(p + (3 * st + kw) * B) * wv;
-        }
-      }
-      const int valid = imin(4, s.out_w - ow);
-      for (int j = 0; j < valid; ++j) {
-        const V y = activate<A>(a[j]);
-        store(o + static_cast<std::ptrdiff_t>(ow + j) * B, y);
-        sum += y;
-      }
+      auto row = [&](int kh) { return rows[kh] + cb * ring_plane + off + static_cast<std::ptrdiff_t>(ow) * st * B; };
+      convolve_four<A>(row, kh_lo, kh_hi, k, st, B, wb, B, b, o + static_cast<std::ptrdiff_t>(ow) * B,
+                       imin(4, s.out_w - ow), sum);
     }
     store(row_sums + v, sum);
   }

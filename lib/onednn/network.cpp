@@ -240,8 +240,14 @@ struct OnednnNetwork::Impl {
     if (!options.own_depthwise || options.layout != ActivationLayout::kBlocked ||
         l.kind != LayerKind::kDepthwiseConv || l.in_c != l.out_c || l.groups != l.out_c)
       return false;
+    return kernels_take(depthwise_shape(l));
+  }
+
+  // Whether the own kernels take `shape` (kernels::check) on this lowering's path.
+  template <class Shape>
+  bool kernels_take(const Shape& shape) const {
     try {
-      kernels::check(kernel_path, depthwise_shape(l));
+      kernels::check(kernel_path, shape);
       return true;
     } catch (const Error&) {
       return false;
@@ -323,12 +329,7 @@ struct OnednnNetwork::Impl {
     }
     kernels::ExpandShape expand_shape;
     if (expand >= 0) {
-      const FoldedWeights e = fold_batch_norm(first, make_layer_weights(graph, expand, options.seed));
-      for (int c = 0; c < first.out_c; ++c) {
-        expand_b[c] = e.bias[c];
-        for (int i = 0; i < first.in_c; ++i)
-          expand_w[static_cast<size_t>(i) * padded + c] = e.weights[static_cast<size_t>(c) * first.in_c + i];
-      }
+      pack_pointwise(expand, padded, expand_w, expand_b);
       expand_shape.in_channels = first.in_c;
       expand_shape.in_blocks = (first.in_c + shape.block - 1) / shape.block;
       expand_shape.activation = first.activation;
@@ -336,11 +337,7 @@ struct OnednnNetwork::Impl {
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
 
     const int step_index = next_step();
-    const int dst = add_value(act_md(l.out_c, l.out_h, l.out_w), step_index);
-    tensor_value[l.output] = dst;
-    use(src, step_index);
-    Step step;
-    step.value_args = {{0, src}, {1, dst}};
+    Step step = own_step(src, l);
     std::int64_t macs = static_cast<std::int64_t>(batch()) * l.out_c * l.out_h * l.out_w * taps;
     if (expand >= 0) macs += static_cast<std::int64_t>(batch()) * first.out_c * first.in_c * first.out_h * first.out_w;
     const kernels::Path path = kernel_path;
@@ -410,14 +407,9 @@ struct OnednnNetwork::Impl {
     const Layer& l = graph.layers[index];
     if (!options.own_pointwise || options.layout != ActivationLayout::kBlocked || l.kind != LayerKind::kConv ||
         l.role != LayerRole::kExpand || l.kernel != 1 || l.stride != 1 || l.groups != 1 || l.residual >= 0 ||
-        (options.own_pointwise_all ? false : l.out_h * l.out_w < kOwnPointwiseMinPixels))
+        (!options.own_pointwise_all && l.out_h * l.out_w < kOwnPointwiseMinPixels))
       return false;
-    try {
-      kernels::check(kernel_path, pointwise_shape(l));
-      return true;
-    } catch (const Error&) {
-      return false;
-    }
+    return kernels_take(pointwise_shape(l));
   }
 
   kernels::PointwiseShape pointwise_shape(const Layer& l) const {
@@ -432,29 +424,42 @@ struct OnednnNetwork::Impl {
     return shape;
   }
 
+  // The weights of 1x1 conv `index` (BatchNorm folded) for the own kernels: transposed,
+  // weights_t [in_c][padded], and bias [padded], padded channels zero.
+  void pack_pointwise(int index, int padded, float* weights_t, float* bias) const {
+    const Layer& l = graph.layers[index];
+    const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
+    for (int c = 0; c < l.out_c; ++c) {
+      bias[c] = folded.bias[c];
+      for (int i = 0; i < l.in_c; ++i)
+        weights_t[static_cast<size_t>(i) * padded + c] = folded.weights[static_cast<size_t>(c) * l.in_c + i];
+    }
+  }
+
+  // The start of an own kernel step reading tensor value `src` and writing layer `last`'s output.
+  Step own_step(int src, const Layer& last) {
+    const int step_index = next_step();
+    const int dst = add_value(act_md(last.out_c, last.out_h, last.out_w), step_index);
+    tensor_value[last.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    return step;
+  }
+
   // A 1x1 expansion conv as an own kernel step (kernels::pointwise).
   int lower_own_pointwise(int index) {
     const Layer& l = graph.layers[index];
     const kernels::PointwiseShape shape = pointwise_shape(l);
     const int padded = shape.out_blocks * shape.block;
     const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
-    const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
     // weights transposed [in_c][padded], then bias [padded]
     auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(l.in_c) * padded;
-    for (int c = 0; c < l.out_c; ++c) {
-      bias[c] = folded.bias[c];
-      for (int i = 0; i < l.in_c; ++i)
-        weights[static_cast<size_t>(i) * padded + c] = folded.weights[static_cast<size_t>(c) * l.in_c + i];
-    }
+    pack_pointwise(index, padded, weights, bias);
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
-    const int step_index = next_step();
-    const int dst = add_value(act_md(l.out_c, l.out_h, l.out_w), step_index);
-    tensor_value[l.output] = dst;
-    use(src, step_index);
-    Step step;
-    step.value_args = {{0, src}, {1, dst}};
+    Step step = own_step(src, l);
     const kernels::Path path = kernel_path;
     step.custom = [=, keep = data](float* const* v) { kernels::pointwise(path, shape, v[0], weights, bias, v[1]); };
     step.info = {layer_name(l), "own:pointwise", fmt::format("own:{}", to_string(path)), group_of(l),
