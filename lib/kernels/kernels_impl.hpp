@@ -431,8 +431,8 @@ inline void expand_columns(const float* in, std::ptrdiff_t in_plane, int in_chan
 // [blocks][pw][block] at column pad_left, its first `columns` pixels. Output vectors outermost:
 // each slice of the weights (input channels x kVectors vectors) serves the whole row.
 template <Activation EA>
-__attribute__((noinline)) void expand_row(const DepthwiseShape& s, const ExpandShape& e, const float* image, int ih, int columns, const float* ew,
-                const float* eb, float* ring_row, int pw) {
+__attribute__((noinline)) void expand_row(const DepthwiseShape& s, const ExpandShape& e, const float* image, int ih,
+                                          int columns, const float* ew, const float* eb, float* ring_row, int pw) {
   const int B = s.block, vectors = s.blocks * B / W;
   const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * B;
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(pw) * B;
@@ -450,8 +450,9 @@ __attribute__((noinline)) void expand_row(const DepthwiseShape& s, const ExpandS
 // zero-padded expanded input row kh of the window, [blocks][pw][block]); the row's activated
 // outputs' channel sums into row_sums [padded].
 template <int K, int S, Activation A>
-__attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const float* const* rows, int kh_lo, int kh_hi, int pw, const float* w,
-                        const float* bias, float* out, std::ptrdiff_t out_plane, float* row_sums) {
+__attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const float* const* rows, int kh_lo,
+                                                  int kh_hi, int pw, const float* w, const float* bias, float* out,
+                                                  std::ptrdiff_t out_plane, float* row_sums) {
   const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
   const std::ptrdiff_t ring_plane = static_cast<std::ptrdiff_t>(pw) * B;
   const int padded = s.blocks * B;
@@ -491,11 +492,11 @@ void expand_depthwise_rows(const DepthwiseShape& s, const ExpandShape& e, const 
     }
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * B;
   const float* rows[16];
-  int next = 0;  // the first input row not yet in the ring
+  int next = imax(oh_begin * st - s.pad_top, 0);  // the first input row not yet in the ring
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     const int ih0 = oh * st - s.pad_top;
     const int lo = imax(ih0, 0), hi = imin(ih0 + k, s.in_h);
-    for (int ih = imax(lo, oh == oh_begin ? lo : next); ih < hi; ++ih)
+    for (int ih = imax(lo, next); ih < hi; ++ih)
       expand_row<EA>(s, e, image, ih, columns, ew, eb, ring + (ih % k) * ring_row, pw);
     next = imax(next, hi);
     for (int ih = lo; ih < hi; ++ih) rows[ih - ih0] = ring + (ih % k) * ring_row;
