@@ -152,6 +152,62 @@ inline decltype(auto) with_geometry(int kernel, int stride, const F& f) {
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
 
+// Output pixels a group of the depthwise kernels convolves at once: each pixel's taps are a chain
+// of dependent FMAs (4 cycles apiece), so the group's independent chains are what keeps the FMA
+// units busy. 8 with AVX-512's 32 registers; 4 where there are 16 (8 accumulators and the
+// sigmoid's constants would spill).
+constexpr int kGroup = W == 16 ? 8 : 4;
+
+template <int N>
+struct Count {
+  static constexpr int value = N;
+};
+
+// P consecutive output pixels of one vector of channels: row(kh) points at the first pixel the
+// group reads in input row kh (pixels `ps` floats apart), for kh in [kh_lo, kh_hi); w at the
+// vector's weights of tap (0, 0) (taps `B` floats apart). The first `valid` activated outputs are
+// stored to out (B floats apart) and added to sum.
+template <Activation A, int P, class Row>
+inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
+                           int B, V b, float* out, int valid, V& sum) {
+  V a[P];
+#pragma GCC unroll 8
+  for (int j = 0; j < P; ++j) a[j] = b;
+  for (int kh = kh_lo; kh < kh_hi; ++kh) {
+    const float* p = row(kh);
+    const float* wr = w + kh * k * B;
+    for (int kw = 0; kw < k; ++kw) {
+      const V wv = load(wr + kw * B);
+#pragma GCC unroll 8
+      for (int j = 0; j < P; ++j) a[j] += load(p + (j * st + kw) * ps) * wv;
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < P; ++j) {
+    if (j < valid) {
+      const V y = activate<A>(a[j]);
+      store(out + static_cast<std::ptrdiff_t>(j) * B, y);
+      sum += y;
+    }
+  }
+}
+
+// Output pixels [0, count) of one output row in groups of kGroup, then 4; the last group may
+// read up to count rounded up to 4 pixels (padded_width covers that). row(kh) points at the first
+// pixel output pixel 0 reads in input row kh of the window.
+template <Activation A, class Row>
+inline void convolve_row(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
+                         int B, V b, float* out, int count, V& sum) {
+  int ow = 0;
+  auto group = [&](auto size, int valid) {
+    const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(ow) * st * ps;
+    convolve_group<A, decltype(size)::value>([&](int kh) { return row(kh) + shift; }, kh_lo, kh_hi, k, st, ps, w, B,
+                                             b, out + static_cast<std::ptrdiff_t>(ow) * B, valid, sum);
+  };
+  for (; ow + kGroup <= count; ow += kGroup) group(Count<kGroup>{}, kGroup);
+  for (; ow < count; ow += 4) group(Count<4>{}, imin(4, count - ow));
+}
+
 // Output rows [oh_begin, oh_end) of one image's one channel block. K, S: kernel and stride known
 // at compile time (0: read from the shape). Adds the rows' activated outputs to sums[0, block).
 template <int K, int S, Activation A>
@@ -189,74 +245,29 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
       };
       int ow = 0;
       for (; ow < ow_lo; ++ow) edge(ow);
-      for (; ow + 4 <= ow_hi; ow += 4) {
-        V a0 = b, a1 = b, a2 = b, a3 = b;
+      // Interior pixels (every tap inside the row): groups of kGroup, then 4, then single pixels.
+      auto group = [&](auto size) {
+        constexpr int P = decltype(size)::value;
         const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow * st - s.pad_left) * B;
-        for (int kh = kh_lo; kh < kh_hi; ++kh) {
-          const float* p = src + (p0 + kh * row);
-          const float* wr = w + kh * k * B + v;
-          for (int kw = 0; kw < k; ++kw) {
-            const V wv = load(wr + kw * B);
-            a0 += load(p + kw * B) * wv;
-            a1 += load(p + (st + kw) * B) * wv;
-            a2 += load(p + (2 * st + kw) * B) * wv;
-            a3 += load(p + (3 * st + kw) * B) * wv;
-          }
-        }
-        a0 = activate<A>(a0);
-        a1 = activate<A>(a1);
-        a2 = activate<A>(a2);
-        a3 = activate<A>(a3);
-        float* o = out + static_cast<std::ptrdiff_t>(ow) * B;
-        store(o, a0);
-        store(o + B, a1);
-        store(o + 2 * B, a2);
-        store(o + 3 * B, a3);
-        sum += (a0 + a1) + (a2 + a3);
-      }
-      for (; ow < ow_hi; ++ow) {
-        V a = b;
-        const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow * st - s.pad_left) * B;
-        for (int kh = kh_lo; kh < kh_hi; ++kh)
-          for (int kw = 0; kw < k; ++kw) a += load(src + (p0 + kh * row + kw * B)) * load(w + (kh * k + kw) * B + v);
-        a = activate<A>(a);
-        store(out + static_cast<std::ptrdiff_t>(ow) * B, a);
-        sum += a;
-      }
+        convolve_group<A, P>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
+                             out + static_cast<std::ptrdiff_t>(ow) * B, P, sum);
+        ow += P;
+      };
+      while (ow + kGroup <= ow_hi) group(Count<kGroup>{});
+      while (ow + 4 <= ow_hi) group(Count<4>{});
+      while (ow < ow_hi) group(Count<1>{});
       for (; ow < out_w; ++ow) edge(ow);
     }
     store(sums + v, load(sums + v) + sum);
   }
 }
 
-// Floats of the zero-padded input copy that small feature maps are convolved from (on the stack).
+// Floats of the zero-padded input copy that small feature maps are convolved from (on the stack),
+// and the widest output row of a 5x5 or larger kernel convolved that way (3x3: 16). Measured in
+// B4 and MobileNetV2 (per-layer profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster than the
+// unpadded path; 24x24 and 28x28 k3 10-25% slower (two edge pixels a row cost less than the copy).
 constexpr int kPaddedFloats = 8192;
-
-// Four consecutive output pixels of one vector of channels: row(kh) points at the first pixel the
-// group reads in input row kh (pixels `ps` floats apart), for kh in [kh_lo, kh_hi); w at the
-// vector's weights of tap (0, 0) (taps `B` floats apart). The first `valid` activated outputs are
-// stored to out (B floats apart) and added to sum.
-template <Activation A, class Row>
-inline void convolve_four(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
-                          int B, V b, float* out, int valid, V& sum) {
-  V a[4] = {b, b, b, b};
-  for (int kh = kh_lo; kh < kh_hi; ++kh) {
-    const float* p = row(kh);
-    const float* wr = w + kh * k * B;
-    for (int kw = 0; kw < k; ++kw) {
-      const V wv = load(wr + kw * B);
-      a[0] += load(p + kw * ps) * wv;
-      a[1] += load(p + (st + kw) * ps) * wv;
-      a[2] += load(p + (2 * st + kw) * ps) * wv;
-      a[3] += load(p + (3 * st + kw) * ps) * wv;
-    }
-  }
-  for (int j = 0; j < valid; ++j) {
-    const V y = activate<A>(a[j]);
-    store(out + static_cast<std::ptrdiff_t>(j) * B, y);
-    sum += y;
-  }
-}
+constexpr int kPaddedMaxWidth = 64;
 
 // Output rows [oh_begin, oh_end) of vector slice v from buf [rows][pw][W], a zero-padded copy of
 // the input whose row 0 is input row oh_begin * stride - pad_top and column 0 input column
@@ -268,37 +279,42 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
     float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
-    for (int ow = 0; ow < s.out_w; ow += 4) {
-      auto row = [&](int kh) { return base + (kh * pw + ow * st) * W; };
-      convolve_four<A>(row, 0, k, k, st, W, w + v, B, b, out + static_cast<std::ptrdiff_t>(ow) * B,
-                       imin(4, s.out_w - ow), sum);
-    }
+    convolve_row<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v, B, b,
+                    out, s.out_w, sum);
   }
 }
 
-// Small feature maps (most output pixels touch the border): the band's input rows are copied,
-// one vector of channels at a time, into a zero-padded buffer and convolved from there.
+// Feature maps up to kPaddedMaxWidth wide (where the border pixels, which take the slow edge
+// path of depthwise_rows, are a large share): the band's input rows are copied, one vector of
+// channels and as many rows as fit in kPaddedFloats at a time, into a zero-padded buffer and
+// convolved from there. False (nothing done) when not even one output row's input rows fit.
 template <int K, int S, Activation A>
 bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
                            int oh_begin, int oh_end, float* sums) {
   const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
   const int pw = padded_width(s);
-  const int rows = (oh_end - oh_begin - 1) * st + k;
-  if (static_cast<std::int64_t>(rows) * pw * W > kPaddedFloats) return false;
+  const int fit = kPaddedFloats / (pw * W);  // input rows the buffer holds
+  if (fit < k) return false;
+  const int step = (fit - k) / st + 1;  // output rows per pass
   alignas(64) float buf[kPaddedFloats];
-  const int ih_begin = oh_begin * st - s.pad_top;
   for (int v = 0; v < B; v += W) {
-    for (int r = 0; r < rows; ++r) {
-      const int ih = ih_begin + r;
-      float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
-      for (int x = 0; x < pw; ++x) {
-        const int iw = x - s.pad_left;
-        const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
-        store(br + x * W, inside ? load(src + ((static_cast<std::ptrdiff_t>(ih) * s.in_w + iw) * B + v)) : splat(0.0f));
-      }
-    }
     V sum = splat(0.0f);
-    convolve_padded<K, S, A>(s, buf, pw, w, dst, v, oh_begin, oh_end, load(bias + v), sum);
+    for (int o0 = oh_begin; o0 < oh_end; o0 += step) {
+      const int o1 = imin(o0 + step, oh_end);
+      const int rows = (o1 - o0 - 1) * st + k;
+      const int ih_begin = o0 * st - s.pad_top;
+      for (int r = 0; r < rows; ++r) {
+        const int ih = ih_begin + r;
+        float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
+        const int lead = ih >= 0 && ih < s.in_h ? s.pad_left : pw;  // zero columns before the row's pixels
+        const int columns = imax(0, imin(s.in_w, pw - lead));
+        const float* sr = src + (static_cast<std::ptrdiff_t>(ih) * s.in_w * B + v);
+        for (int x = 0; x < lead; ++x) store(br + x * W, splat(0.0f));
+        for (int x = 0; x < columns; ++x) store(br + (lead + x) * W, load(sr + static_cast<std::ptrdiff_t>(x) * B));
+        for (int x = lead + columns; x < pw; ++x) store(br + x * W, splat(0.0f));
+      }
+      convolve_padded<K, S, A>(s, buf, pw, w, dst, v, o0, o1, load(bias + v), sum);
+    }
     store(sums + v, load(sums + v) + sum);
   }
   return true;
@@ -310,7 +326,8 @@ void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, c
     with_geometry(s.kernel, s.stride, [&](auto g) {
       constexpr Activation A = decltype(act)::value;
       constexpr int K = decltype(g)::kernel, S = decltype(g)::stride;
-      if (s.out_w <= 16 && depthwise_rows_padded<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
+      const bool padded = s.out_w <= 16 || (s.kernel >= 5 && s.out_w <= kPaddedMaxWidth);
+      if (padded && depthwise_rows_padded<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
       depthwise_rows<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
     });
   });
@@ -484,11 +501,8 @@ __attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const
     const float* wb = w + static_cast<std::ptrdiff_t>(cb) * k * k * B + off;
     float* o = out + cb * out_plane + off;
     V sum = splat(0.0f);
-    for (int ow = 0; ow < s.out_w; ow += 4) {
-      auto row = [&](int kh) { return rows[kh] + cb * ring_plane + off + static_cast<std::ptrdiff_t>(ow) * st * B; };
-      convolve_four<A>(row, kh_lo, kh_hi, k, st, B, wb, B, b, o + static_cast<std::ptrdiff_t>(ow) * B,
-                       imin(4, s.out_w - ow), sum);
-    }
+    convolve_row<A>([&](int kh) { return rows[kh] + cb * ring_plane + off; }, kh_lo, kh_hi, k, st, B, wb, B, b, o,
+                    s.out_w, sum);
     store(row_sums + v, sum);
   }
 }
