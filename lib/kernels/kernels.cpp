@@ -73,7 +73,7 @@ int depthwise_bands(const DepthwiseShape& s) {
   return std::clamp((16 + planes - 1) / planes, 1, s.out_h);
 }
 
-int padded_width(const DepthwiseShape& s) { return ((s.out_w + 3) / 4 * 4 - 1) * s.stride + s.kernel; }
+int padded_width(const DepthwiseShape& s) { return (s.out_w - 1) * s.stride + s.kernel; }
 
 std::size_t partial_floats(const DepthwiseShape& s, int bands) {
   return static_cast<std::size_t>(s.batch) * s.blocks * bands * s.block;

@@ -165,11 +165,11 @@ struct Count {
 
 // P consecutive output pixels of one vector of channels: row(kh) points at the first pixel the
 // group reads in input row kh (pixels `ps` floats apart), for kh in [kh_lo, kh_hi); w at the
-// vector's weights of tap (0, 0) (taps `B` floats apart). The first `valid` activated outputs are
-// stored to out (B floats apart) and added to sum.
+// vector's weights of tap (0, 0) (taps `B` floats apart). The activated outputs are stored to out
+// (B floats apart) and added to sum, in pixel order.
 template <Activation A, int P, class Row>
 inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
-                           int B, V b, float* out, int valid, V& sum) {
+                           int B, V b, float* out, V& sum) {
   V a[P];
 #pragma GCC unroll 8
   for (int j = 0; j < P; ++j) a[j] = b;
@@ -184,28 +184,34 @@ inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, 
   }
 #pragma GCC unroll 8
   for (int j = 0; j < P; ++j) {
-    if (j < valid) {
-      const V y = activate<A>(a[j]);
-      store(out + static_cast<std::ptrdiff_t>(j) * B, y);
-      sum += y;
-    }
+    a[j] = activate<A>(a[j]);
+    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
+    sum += a[j];
   }
 }
 
-// Output pixels [0, count) of one output row in groups of kGroup, then 4; the last group may
-// read up to count rounded up to 4 pixels (padded_width covers that). row(kh) points at the first
-// pixel output pixel 0 reads in input row kh of the window.
+// Output pixels [0, count) of one output row in groups of kGroup, then 4, then one group of the
+// 1-3 left (sizes known at compile time: no branch per pixel, so the sigmoids of a group
+// interleave). row(kh) points at the first pixel output pixel 0 reads in input row kh.
 template <Activation A, class Row>
 inline void convolve_row(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
                          int B, V b, float* out, int count, V& sum) {
   int ow = 0;
-  auto group = [&](auto size, int valid) {
+  auto group = [&](auto size) {
+    constexpr int P = decltype(size)::value;
     const std::ptrdiff_t shift = static_cast<std::ptrdiff_t>(ow) * st * ps;
-    convolve_group<A, decltype(size)::value>([&](int kh) { return row(kh) + shift; }, kh_lo, kh_hi, k, st, ps, w, B,
-                                             b, out + static_cast<std::ptrdiff_t>(ow) * B, valid, sum);
+    convolve_group<A, P>([&](int kh) { return row(kh) + shift; }, kh_lo, kh_hi, k, st, ps, w, B, b,
+                         out + static_cast<std::ptrdiff_t>(ow) * B, sum);
+    ow += P;
   };
-  for (; ow + kGroup <= count; ow += kGroup) group(Count<kGroup>{}, kGroup);
-  for (; ow < count; ow += 4) group(Count<4>{}, imin(4, count - ow));
+  while (ow + kGroup <= count) group(Count<kGroup>{});
+  while (ow + 4 <= count) group(Count<4>{});
+  switch (count - ow) {
+    case 3: group(Count<3>{}); break;
+    case 2: group(Count<2>{}); break;
+    case 1: group(Count<1>{}); break;
+    default: break;
+  }
 }
 
 // Output rows [oh_begin, oh_end) of one image's one channel block. K, S: kernel and stride known
@@ -245,17 +251,11 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
       };
       int ow = 0;
       for (; ow < ow_lo; ++ow) edge(ow);
-      // Interior pixels (every tap inside the row): groups of kGroup, then 4, then single pixels.
-      auto group = [&](auto size) {
-        constexpr int P = decltype(size)::value;
-        const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow * st - s.pad_left) * B;
-        convolve_group<A, P>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
-                             out + static_cast<std::ptrdiff_t>(ow) * B, P, sum);
-        ow += P;
-      };
-      while (ow + kGroup <= ow_hi) group(Count<kGroup>{});
-      while (ow + 4 <= ow_hi) group(Count<4>{});
-      while (ow < ow_hi) group(Count<1>{});
+      // Interior pixels (every tap inside the row).
+      const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow_lo * st - s.pad_left) * B;
+      convolve_row<A>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
+                      out + static_cast<std::ptrdiff_t>(ow_lo) * B, ow_hi - ow_lo, sum);
+      ow = ow_hi;
       for (; ow < out_w; ++ow) edge(ow);
     }
     store(sums + v, load(sums + v) + sum);
@@ -344,8 +344,13 @@ inline void se_gate(const DepthwiseShape& s, const SeShape& se, const SeWeights&
     const int n = i / sq, j = i % sq;
     const float* x = sums + static_cast<std::ptrdiff_t>(n) * padded;
     const float* wr = sw.reduce + static_cast<std::ptrdiff_t>(j) * padded;
-    V acc = splat(0.0f);
-    for (int c = 0; c < padded; c += W) acc += load(wr + c) * load(x + c);
+    // Four accumulators: one FMA chain would wait out each FMA's latency.
+    V part[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
+    int c = 0;
+    for (; c + 4 * W <= padded; c += 4 * W)
+      for (int u = 0; u < 4; ++u) part[u] += load(wr + c + u * W) * load(x + c + u * W);
+    for (; c < padded; c += W) part[0] += load(wr + c) * load(x + c);
+    const V acc = (part[0] + part[1]) + (part[2] + part[3]);
     float dot = 0;
     for (int lane = 0; lane < W; ++lane) dot += acc[lane];
     const V y = splat(sw.reduce_bias[j] + dot * se.inv_area);
@@ -355,10 +360,13 @@ inline void se_gate(const DepthwiseShape& s, const SeShape& se, const SeWeights&
 #pragma omp for schedule(static)
   for (int i = 0; i < s.batch * chunks; ++i) {
     const int n = i / chunks, c = i % chunks * W;
-    V acc = load(sw.expand_bias + c);
     const float* q = squeezed + static_cast<std::ptrdiff_t>(n) * sq;
-    for (int j = 0; j < sq; ++j) acc += load(sw.expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
-    V g = activate<Activation::kSigmoid>(acc);
+    V part[4] = {load(sw.expand_bias + c), splat(0.0f), splat(0.0f), splat(0.0f)};
+    int j = 0;
+    for (; j + 4 <= sq; j += 4)
+      for (int u = 0; u < 4; ++u) part[u] += load(sw.expand_t + static_cast<std::ptrdiff_t>(j + u) * padded + c) * q[j + u];
+    for (; j < sq; ++j) part[0] += load(sw.expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
+    V g = activate<Activation::kSigmoid>((part[0] + part[1]) + (part[2] + part[3]));
     for (int lane = 0; lane < W; ++lane)
       if (c + lane >= se.channels) g[lane] = 0;
     store(gate + static_cast<std::ptrdiff_t>(n) * padded + c, g);

@@ -30,7 +30,8 @@ namespace effscale::kernels {
 /// alone, so that the channel sums add up in the same order for any thread count.
 int depthwise_bands(const DepthwiseShape& shape);
 
-/// Width in pixels of a zero-padded input row that groups of four output pixels are convolved from.
+/// Width in pixels of a zero-padded input row that a row of output pixels is convolved from: every
+/// column the windows reach.
 int padded_width(const DepthwiseShape& shape);
 
 /// Floats of the bands' partial channel sums (the start of every depthwise scratch buffer).
