@@ -48,25 +48,30 @@ for m in $models; do
   [[ $name == mbv2 || $name =~ ^b[0-8]$ ]] || { echo "compare_ort: unknown model '$name' (bN or mbv2)" >&2; exit 2; }
 done
 
-# The machine's float32 peak as oneDNN reaches it (2048^3 matmul), per thread count, and each
-# model's MACs: for the fraction of peak, 2 x MACs / latency / peak.
-declare -A peak macs
-for threads in $threads_list; do
-  peak[$threads]=$("$bin" bench b0 --peak --threads "$threads" --runs 1 --min-time 0 --warmup 0 --format csv |
-                   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "peak_fraction") f = i; if ($i == "gmacs_per_s") g = i } }
-                            NR == 2 { printf "%.1f", 2 * $g / $f }')
-done
+# Each model's MACs, for the fraction of the machine's float32 peak: 2 x MACs / latency / peak,
+# with the peak (oneDNN's 2048^3 matmul, 'effscale bench --peak') measured in every round next to
+# the models it divides, like the peer: a peak taken once at another moment of a machine whose
+# speed drifts by a third would move every fraction with it.
+declare -A macs
 for m in $models; do
   name=${m%%:*}; res=${m##*:}
   # shellcheck disable=SC2046
   macs[$name]=$("$bin" table $(baseline_args "$name") --models "$(model_name "$name")" --format csv |
                 awk -F, 'NR == 2 { print $6 }')
 done
+peak_now() {
+  "$bin" bench b0 --peak --threads "$1" --runs 3 --min-time 0 --warmup 1 --format csv |
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "peak_fraction") f = i; if ($i == "gmacs_per_s") g = i } }
+             NR == 2 { printf "%.1f", 2 * $g / $f }'
+}
 
-declare -A ours theirs
+declare -A ours theirs ratios fractions peaks
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
 for ((round = 1; round <= rounds; round++)); do
   for threads in $threads_list; do
+    pk=$(peak_now "$threads")
+    peaks[$threads]+="$pk "
+    echo "round $round: float32 peak with $threads threads $pk GFLOP/s" >&2
     for m in $models; do
       name=${m%%:*}; res=${m##*:}
       key="$name $res $threads"
@@ -75,17 +80,19 @@ for ((round = 1; round <= rounds; round++)); do
       ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
       ours[$key]+="$ms "
+      fractions[$key]+="$(awk -v m="${macs[$name]}" -v t="$ms" -v pk="$pk" 'BEGIN { print 100 * 2 * m / (t * 1e6) / pk }') "
       if [[ $peer == yes ]]; then
         line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
         line=${line#*median_ms=}
         theirs[$key]+="${line%% *} "
+        ratios[$key]+="$(awk -v a="$ms" -v b="${line%% *}" 'BEGIN { print a / b }') "
       fi
       echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms}" >&2
     done
   done
 done
 
-printf '%-6s %5s %8s %14s %10s %8s %8s\n' model res threads effscale_ms ort_ms ratio of_peak
+printf '%-6s %5s %8s %14s %10s %8s %19s %8s\n' model res threads effscale_ms ort_ms ratio paired_ratio of_peak
 for threads in $threads_list; do
   for m in $models; do
     name=${m%%:*}; res=${m##*:}
@@ -94,12 +101,16 @@ for threads in $threads_list; do
     if [[ $peer == yes ]]; then
       b=$(tr ' ' '\n' <<<"${theirs[$key]}" | grep . | median)
       r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+      pr=$(tr ' ' '\n' <<<"${ratios[$key]}" | grep . | sort -g |
+           awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }')
     else
-      b=n/a; r=n/a
+      b=n/a; r=n/a; pr=n/a
     fi
-    p=$(awk -v m="${macs[$name]}" -v t="$a" -v pk="${peak[$threads]}" 'BEGIN { printf "%.0f%%", 100 * 2 * m / (t * 1e6) / pk }')
-    printf '%-6s %5s %8s %14.3f %10s %8s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$p"
+    p=$(tr ' ' '\n' <<<"${fractions[$key]}" | grep . | median | awk '{ printf "%.0f%%", $1 }')
+    printf '%-6s %5s %8s %14.3f %10s %8s %19s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$pr" "$p"
   done
 done
-echo "(medians of $rounds alternating rounds; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
-for threads in $threads_list; do echo "(float32 peak with $threads threads: ${peak[$threads]} GFLOP/s, 'effscale bench --peak'; of_peak = 2 x MACs / effscale latency / peak)"; done
+echo "(medians of $rounds alternating rounds; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
+for threads in $threads_list; do
+  echo "(float32 peak with $threads threads, measured in each round: $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | median) GFLOP/s median of ${peaks[$threads]% }, 'effscale bench --peak'; of_peak: median of each round's 2 x MACs / effscale latency / that round's peak)"
+done
