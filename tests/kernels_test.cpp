@@ -112,7 +112,7 @@ TEST_CASE("own depthwise kernels match direct loops on every path, shape and act
       {1, 32, 23, 37, 3, 1},  {1, 40, 19, 17, 3, 2}, {2, 24, 9, 12, 5, 1}, {1, 72, 14, 14, 5, 2},
       {1, 16, 7, 7, 5, 1},    {1, 8, 5, 3, 7, 3},    {1, 19, 1, 1, 3, 1},  {2, 48, 40, 33, 5, 1},
       {1, 33, 6, 25, 4, 2},   {1, 16, 3, 64, 3, 2},
-      // Rows wider than 64 (the unpadded path with its edge pixels and groups of 8, 4 and 1).
+      // Rows wider than 64 (the unpadded path: edge pixels, groups of 8 and 4, a tail group of 1-3).
       {1, 24, 6, 70, 3, 1},   {1, 16, 5, 135, 5, 2},
   };
   for (Path path : available_paths()) {

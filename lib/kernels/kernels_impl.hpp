@@ -71,7 +71,7 @@ inline V reciprocal(V x) {
 
 // 1 / (1 + e^-x), with e^-x = 2^n x 2^f: x clamped to [-87, 87] (e^-x stays a normal float:
 // denormals cost a microcode assist, which made the depthwise steps of deep networks, whose
-// activations grow, 5-30% slower), t = -x log2 e rounded to float, n = round(t), f = t - n (exact,
+// activations grow, 5-34% slower), t = -x log2 e rounded to float, n = round(t), f = t - n (exact,
 // in [-1/2, 1/2]; t's rounding moves e^-x by |x| x 6e-8 relative, which matters only where the
 // sigmoid saturates), 2^f by a degree-4 polynomial fitted to the relative error on [-1/2, 1/2]
 // (2.7e-6 in float arithmetic). AVX-512 rounds with vrndscaleps and scales by 2^n with vscalefps;
@@ -95,7 +95,8 @@ inline V sigmoid(V x) {
   p = p * f + 6.93121791e-1f;
   p = p * f + 9.99999285e-1f;
 #if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
-  const V e = reinterpret_cast<V>(_mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+  const V e = reinterpret_cast<V>(
+      _mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
 #else
   VU bits;
   __builtin_memcpy(&bits, &shifted, sizeof bits);
@@ -263,11 +264,12 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
 }
 
 // Floats of the zero-padded input copy that small feature maps are convolved from (on the stack),
-// and the widest output row of a 5x5 or larger kernel convolved that way (3x3: 16). Measured in
-// B4 and MobileNetV2 (per-layer profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster than the
-// unpadded path; 24x24 and 28x28 k3 10-25% slower (two edge pixels a row cost less than the copy).
+// and the widest output row convolved that way, for 5x5 and larger kernels and for smaller ones.
+// Measured in B4 and MobileNetV2 (per-layer profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster
+// than the unpadded path; 24x24 and 28x28 k3 10-25% slower (two edge pixels a row cost less than
+// the copy).
 constexpr int kPaddedFloats = 8192;
-constexpr int kPaddedMaxWidth = 64;
+constexpr int kPaddedMaxWidth = 64, kPaddedMaxWidthSmallKernel = 16;
 
 // Output rows [oh_begin, oh_end) of vector slice v from buf [rows][pw][W], a zero-padded copy of
 // the input whose row 0 is input row oh_begin * stride - pad_top and column 0 input column
@@ -279,15 +281,16 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
     float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
-    convolve_row<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v, B, b,
-                    out, s.out_w, sum);
+    convolve_row<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v,
+                    B, b, out, s.out_w, sum);
   }
 }
 
-// Feature maps up to kPaddedMaxWidth wide (where the border pixels, which take the slow edge
-// path of depthwise_rows, are a large share): the band's input rows are copied, one vector of
-// channels and as many rows as fit in kPaddedFloats at a time, into a zero-padded buffer and
-// convolved from there. False (nothing done) when not even one output row's input rows fit.
+// Narrow feature maps (kPaddedMaxWidth, kPaddedMaxWidthSmallKernel: where the border pixels, which
+// take the slow edge path of depthwise_rows, are a large share): the band's input rows are copied,
+// one vector of channels and as many rows as fit in kPaddedFloats at a time, into a zero-padded
+// buffer and convolved from there. False (nothing done) when not even one output row's input rows
+// fit.
 template <int K, int S, Activation A>
 bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
                            int oh_begin, int oh_end, float* sums) {
@@ -306,11 +309,14 @@ bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const floa
       for (int r = 0; r < rows; ++r) {
         const int ih = ih_begin + r;
         float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
-        const int lead = ih >= 0 && ih < s.in_h ? s.pad_left : pw;  // zero columns before the row's pixels
-        const int columns = imax(0, imin(s.in_w, pw - lead));
-        const float* sr = src + (static_cast<std::ptrdiff_t>(ih) * s.in_w * B + v);
+        const bool inside = ih >= 0 && ih < s.in_h;
+        const int lead = inside ? s.pad_left : pw;  // zero columns before the row's pixels
+        const int columns = inside ? imax(0, imin(s.in_w, pw - lead)) : 0;
         for (int x = 0; x < lead; ++x) store(br + x * W, splat(0.0f));
-        for (int x = 0; x < columns; ++x) store(br + (lead + x) * W, load(sr + static_cast<std::ptrdiff_t>(x) * B));
+        if (inside) {
+          const float* sr = src + (static_cast<std::ptrdiff_t>(ih) * s.in_w * B + v);
+          for (int x = 0; x < columns; ++x) store(br + (lead + x) * W, load(sr + static_cast<std::ptrdiff_t>(x) * B));
+        }
         for (int x = lead + columns; x < pw; ++x) store(br + x * W, splat(0.0f));
       }
       convolve_padded<K, S, A>(s, buf, pw, w, dst, v, o0, o1, load(bias + v), sum);
@@ -326,7 +332,7 @@ void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, c
     with_geometry(s.kernel, s.stride, [&](auto g) {
       constexpr Activation A = decltype(act)::value;
       constexpr int K = decltype(g)::kernel, S = decltype(g)::stride;
-      const bool padded = s.out_w <= 16 || (s.kernel >= 5 && s.out_w <= kPaddedMaxWidth);
+      const bool padded = s.out_w <= (s.kernel >= 5 ? kPaddedMaxWidth : kPaddedMaxWidthSmallKernel);
       if (padded && depthwise_rows_padded<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
       depthwise_rows<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
     });
@@ -364,7 +370,8 @@ inline void se_gate(const DepthwiseShape& s, const SeShape& se, const SeWeights&
     V part[4] = {load(sw.expand_bias + c), splat(0.0f), splat(0.0f), splat(0.0f)};
     int j = 0;
     for (; j + 4 <= sq; j += 4)
-      for (int u = 0; u < 4; ++u) part[u] += load(sw.expand_t + static_cast<std::ptrdiff_t>(j + u) * padded + c) * q[j + u];
+      for (int u = 0; u < 4; ++u)
+        part[u] += load(sw.expand_t + static_cast<std::ptrdiff_t>(j + u) * padded + c) * q[j + u];
     for (; j < sq; ++j) part[0] += load(sw.expand_t + static_cast<std::ptrdiff_t>(j) * padded + c) * q[j];
     V g = activate<Activation::kSigmoid>((part[0] + part[1]) + (part[2] + part[3]));
     for (int lane = 0; lane < W; ++lane)
