@@ -101,8 +101,8 @@ for threads in $threads_list; do
     if [[ $peer == yes ]]; then
       b=$(tr ' ' '\n' <<<"${theirs[$key]}" | grep . | median)
       r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
-      pr=$(tr ' ' '\n' <<<"${ratios[$key]}" | grep . | sort -g |
-           awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }')
+      sorted=$(tr ' ' '\n' <<<"${ratios[$key]}" | grep . | sort -g)
+      pr=$(printf '%.2f (%.2f-%.2f)' "$(median <<<"$sorted")" "$(head -n 1 <<<"$sorted")" "$(tail -n 1 <<<"$sorted")")
     else
       b=n/a; r=n/a; pr=n/a
     fi
