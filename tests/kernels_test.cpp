@@ -361,3 +361,90 @@ TEST_CASE("own pointwise kernel matches direct loops on every path, shape and ac
   sigmoid.activation = Activation::kSigmoid;
   CHECK_THROWS_WITH(check(Path::kPortable, sigmoid), Catch::Contains("not sigmoid"));
 }
+
+TEST_CASE("own stem kernel matches direct loops on every path, shape and activation", "[kernels]") {
+  // Reference: the dense convolution from the NCHW image + activation as direct loops in double,
+  // TensorFlow SAME padding (same_shape's).
+  struct Geometry { int batch, channels, out_channels, h, w, kernel, stride; };
+  const Geometry geometries[] = {{1, 3, 32, 64, 64, 3, 2}, {1, 3, 48, 37, 29, 3, 2}, {2, 3, 40, 20, 21, 3, 2},
+                                 {1, 1, 8, 9, 17, 5, 1},  {1, 4, 24, 15, 13, 5, 2}, {1, 3, 16, 1, 1, 3, 2}};
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const Geometry& g : geometries) {
+        for (Activation a : {Activation::kSwish, Activation::kRelu6, Activation::kNone}) {
+          const DepthwiseShape window = same_shape(g.batch, g.out_channels, block, g.h, g.w, g.kernel, g.stride, a);
+          StemShape s;
+          s.batch = g.batch;
+          s.channels = g.channels;
+          s.block = block;
+          s.out_blocks = window.blocks;
+          s.in_h = g.h;
+          s.in_w = g.w;
+          s.out_h = window.out_h;
+          s.out_w = window.out_w;
+          s.kernel = g.kernel;
+          s.stride = g.stride;
+          s.pad_top = window.pad_top;
+          s.pad_left = window.pad_left;
+          s.activation = a;
+          INFO(to_string(path) << " block " << block << " " << g.channels << "->" << g.out_channels << " " << g.h
+                               << "x" << g.w << " k" << g.kernel << " s" << g.stride << " activation "
+                               << static_cast<int>(a));
+          REQUIRE_NOTHROW(check(path, s));
+          const int padded = s.out_blocks * block, k = g.kernel, taps = g.channels * k * k;
+          std::mt19937 rng(6);
+          std::uniform_real_distribution<float> u(-1, 1);
+          std::vector<float> src(static_cast<size_t>(g.batch) * g.channels * g.h * g.w);
+          for (float& x : src) x = 2 * u(rng);
+          std::vector<float> w(static_cast<size_t>(taps) * padded, 0.0f), b(padded, 0.0f);
+          for (int c = 0; c < g.out_channels; ++c) {
+            b[c] = 0.5f * u(rng);
+            for (int t = 0; t < taps; ++t) w[static_cast<size_t>(t) * padded + c] = u(rng) / k;
+          }
+          std::vector<double> ref(static_cast<size_t>(g.batch) * padded * s.out_h * s.out_w, 0.0);
+          for (int n = 0; n < g.batch; ++n)
+            for (int c = 0; c < g.out_channels; ++c)
+              for (int oy = 0; oy < s.out_h; ++oy)
+                for (int ox = 0; ox < s.out_w; ++ox) {
+                  double acc = b[c];
+                  for (int ic = 0; ic < g.channels; ++ic)
+                    for (int ky = 0; ky < k; ++ky)
+                      for (int kx = 0; kx < k; ++kx) {
+                        const int iy = oy * g.stride - s.pad_top + ky, ix = ox * g.stride - s.pad_left + kx;
+                        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                        acc += static_cast<double>(w[static_cast<size_t>((ic * k + ky) * k + kx) * padded + c]) *
+                               src[((static_cast<size_t>(n) * g.channels + ic) * g.h + iy) * g.w + ix];
+                      }
+                  ref[((static_cast<size_t>(n) * s.out_blocks + c / block) * s.out_h + oy) * s.out_w * block +
+                      static_cast<size_t>(ox) * block + c % block] = act(a, acc);
+                }
+          auto run = [&](int threads) {
+            omp_set_num_threads(threads);
+            std::vector<float> dst(ref.size(), 99.0f);
+            stem(path, s, src.data(), w.data(), b.data(), dst.data());
+            return dst;
+          };
+          const std::vector<float> one = run(1), two = run(2);
+          CHECK(max_error(two, ref) <= 1e-5);  // padded channels included: they must be 0
+          CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+  omp_set_num_threads(2);
+  // Refused: a sigmoid (padded channels would not stay 0), and an input band over kStemFloats.
+  StemShape s;
+  s.in_h = s.in_w = 64;
+  s.out_h = s.out_w = 32;
+  s.pad_top = s.pad_left = 0;
+  CHECK_NOTHROW(check(Path::kPortable, s));
+  s.activation = Activation::kSigmoid;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("not sigmoid"));
+  s.activation = Activation::kSwish;
+  s.in_h = s.in_w = 4000;
+  s.out_h = s.out_w = 2000;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("at most 16384"));
+  s.out_w = 2001;
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("inconsistent stem shape"));
+}

@@ -103,7 +103,8 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
-                               "no-own-pointwise", "own-pointwise-all", "no-fused-expand,own-pointwise-all"}) {
+                               "no-own-pointwise", "own-pointwise-all", "no-fused-expand,own-pointwise-all",
+                               "no-own-stem"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;

@@ -54,17 +54,41 @@ int vector_width(Path path) {
   return 1;
 }
 
-void check(Path path, const DepthwiseShape& s) {
+namespace {
+
+void check_block(Path path, int block) {
   if (!available(path)) throw Error(fmt::format("this CPU cannot run the {} kernels", to_string(path)));
-  if (s.block < 1 || s.block % vector_width(path) != 0)
-    throw Error(fmt::format("channel block {} is not a multiple of the {} kernels' vector width {}", s.block,
+  if (block < 1 || block % vector_width(path) != 0)
+    throw Error(fmt::format("channel block {} is not a multiple of the {} kernels' vector width {}", block,
                             to_string(path), vector_width(path)));
+}
+
+// A sliding window's geometry (depthwise, stem): kernel and stride in 1..15, padding inside the
+// kernel, every output row and column reading at least one input pixel.
+template <class Shape>
+void check_window(const Shape& s, const char* what) {
   if (s.kernel < 1 || s.kernel > 15 || s.stride < 1 || s.stride > 15)
-    throw Error(fmt::format("depthwise kernel {} stride {}: the own kernels take 1..15", s.kernel, s.stride));
-  if (s.batch < 1 || s.blocks < 1 || s.in_h < 1 || s.in_w < 1 || s.out_h < 1 || s.out_w < 1 || s.pad_top < 0 ||
-      s.pad_left < 0 || s.pad_top >= s.kernel || s.pad_left >= s.kernel ||
-      (s.out_h - 1) * s.stride - s.pad_top >= s.in_h || (s.out_w - 1) * s.stride - s.pad_left >= s.in_w)
-    throw Error("inconsistent depthwise shape");
+    throw Error(fmt::format("{} kernel {} stride {}: the own kernels take 1..15", what, s.kernel, s.stride));
+  if (s.batch < 1 || s.in_h < 1 || s.in_w < 1 || s.out_h < 1 || s.out_w < 1 || s.pad_top < 0 || s.pad_left < 0 ||
+      s.pad_top >= s.kernel || s.pad_left >= s.kernel || (s.out_h - 1) * s.stride - s.pad_top >= s.in_h ||
+      (s.out_w - 1) * s.stride - s.pad_left >= s.in_w)
+    throw Error(fmt::format("inconsistent {} shape", what));
+}
+
+template <class Shape>
+int window_padded_width(const Shape& s) {
+  return (s.out_w - 1) * s.stride + s.kernel;
+}
+
+}  // namespace
+
+int padded_width(const DepthwiseShape& s) { return window_padded_width(s); }
+int padded_width(const StemShape& s) { return window_padded_width(s); }
+
+void check(Path path, const DepthwiseShape& s) {
+  check_block(path, s.block);
+  check_window(s, "depthwise");
+  if (s.blocks < 1) throw Error("inconsistent depthwise shape");
 }
 
 int depthwise_bands(const DepthwiseShape& s) {
@@ -72,8 +96,6 @@ int depthwise_bands(const DepthwiseShape& s) {
   const int planes = s.batch * s.blocks;
   return std::clamp((16 + planes - 1) / planes, 1, s.out_h);
 }
-
-int padded_width(const DepthwiseShape& s) { return (s.out_w - 1) * s.stride + s.kernel; }
 
 std::size_t partial_floats(const DepthwiseShape& s, int bands) {
   return static_cast<std::size_t>(s.batch) * s.blocks * bands * s.block;
@@ -138,10 +160,7 @@ void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape&
 }
 
 void check(Path path, const PointwiseShape& s) {
-  if (!available(path)) throw Error(fmt::format("this CPU cannot run the {} kernels", to_string(path)));
-  if (s.block < 1 || s.block % vector_width(path) != 0)
-    throw Error(fmt::format("channel block {} is not a multiple of the {} kernels' vector width {}", s.block,
-                            to_string(path), vector_width(path)));
+  check_block(path, s.block);
   if (s.batch < 1 || s.in_channels < 1 || s.in_blocks * s.block < s.in_channels || s.out_blocks < 1 || s.pixels < 1)
     throw Error("inconsistent pointwise shape");
   if (s.activation == Activation::kSigmoid)
@@ -154,6 +173,26 @@ void pointwise(Path path, const PointwiseShape& shape, const float* src, const f
     case Path::kAvx512: return avx512::pointwise(shape, src, weights, bias, dst);
     case Path::kAvx2: return avx2::pointwise(shape, src, weights, bias, dst);
     case Path::kPortable: return portable::pointwise(shape, src, weights, bias, dst);
+  }
+}
+
+void check(Path path, const StemShape& s) {
+  check_block(path, s.block);
+  check_window(s, "stem");
+  if (s.channels < 1 || s.out_blocks < 1) throw Error("inconsistent stem shape");
+  if (s.activation == Activation::kSigmoid)
+    throw Error("the own stem kernel takes activations that map 0 to 0, not sigmoid");
+  const std::int64_t band = std::int64_t{s.channels} * s.kernel * padded_width(s);
+  if (band > kStemFloats)
+    throw Error(fmt::format("stem input band of {} floats (channels x kernel x padded width): the own kernel takes "
+                            "at most {}", band, kStemFloats));
+}
+
+void stem(Path path, const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst) {
+  switch (path) {
+    case Path::kAvx512: return avx512::stem(shape, src, weights, bias, dst);
+    case Path::kAvx2: return avx2::stem(shape, src, weights, bias, dst);
+    case Path::kPortable: return portable::stem(shape, src, weights, bias, dst);
   }
 }
 

@@ -24,7 +24,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 3;
+constexpr int kKernelsVersion = 4;
 
 std::string_view to_string(Path path);
 
@@ -142,6 +142,32 @@ void check(Path path, const PointwiseShape& shape);
 /// [out_blocks * block].
 void pointwise(Path path, const PointwiseShape& shape, const float* src, const float* weights, const float* bias,
                float* dst);
+
+/// The stem: a dense convolution from the plain image [batch][channels][in_h][in_w] (NCHW, a few
+/// channels) into a blocked activation [batch][out_blocks][out_h][out_w][block], dst =
+/// activation(conv + bias), TensorFlow SAME padding given as top/left. oneDNN's kernel for it
+/// runs at a third of the FMA rate and does not scale to two threads. Each output row is computed
+/// from a zero-padded copy of the input rows its windows reach (channels x kernel rows, at most
+/// kStemFloats), with the expansion's register tile: each input value broadcast, each weight
+/// vector serving several pixels. The activation must map 0 to 0, so that padded output channels
+/// (zero weights and bias) stay zero.
+struct StemShape {
+  int batch = 1, channels = 3, block = 16, out_blocks = 1;
+  int in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  int kernel = 3, stride = 2, pad_top = 0, pad_left = 0;
+  Activation activation = Activation::kSwish;
+};
+
+/// Floats of the stem's padded input band (on each thread's stack): 64 KB.
+constexpr int kStemFloats = 16384;
+
+/// Throws Error when `shape` is outside what stem() takes (among others: a padded band larger
+/// than kStemFloats, that is channels x kernel x ((out_w - 1) x stride + kernel)).
+void check(Path path, const StemShape& shape);
+
+/// weights: [channels][kernel][kernel][out_blocks * block] (the conv's weights with the output
+/// channel innermost, zero-padded); bias: [out_blocks * block].
+void stem(Path path, const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst);
 
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
 /// in any layout whose consecutive `run` elements share an input channel.

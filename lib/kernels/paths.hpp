@@ -18,6 +18,7 @@
                  float* dst);                                                                              \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
                   const float* gate);                                                                       \
+  void stem(const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst); \
   }
 
 EFFSCALE_DECLARE_KERNEL_PATH(avx512)
@@ -31,8 +32,9 @@ namespace effscale::kernels {
 int depthwise_bands(const DepthwiseShape& shape);
 
 /// Width in pixels of a zero-padded input row that a row of output pixels is convolved from: every
-/// column the windows reach.
+/// column the windows reach. (Defined in kernels.cpp, not inline: see kernels_impl.hpp.)
 int padded_width(const DepthwiseShape& shape);
+int padded_width(const StemShape& shape);
 
 /// Floats of the bands' partial channel sums (the start of every depthwise scratch buffer).
 std::size_t partial_floats(const DepthwiseShape& shape, int bands);

@@ -269,11 +269,12 @@ struct OnednnNetwork::Impl {
            graph.tensors[pool.output].last_use == index + 2 && graph.tensors[reduce.output].last_use == index + 3;
   }
 
-  kernels::DepthwiseShape depthwise_shape(const Layer& l) const {
-    kernels::DepthwiseShape shape;
+  // The fields a sliding-window kernel's shape (depthwise, stem) takes from layer `l`.
+  template <class Shape>
+  Shape window_shape(const Layer& l) const {
+    Shape shape;
     shape.batch = batch();
     shape.block = block();
-    shape.blocks = (l.out_c + shape.block - 1) / shape.block;
     shape.in_h = l.in_h;
     shape.in_w = l.in_w;
     shape.out_h = l.out_h;
@@ -283,6 +284,12 @@ struct OnednnNetwork::Impl {
     shape.pad_top = l.pad_top;
     shape.pad_left = l.pad_left;
     shape.activation = l.activation;
+    return shape;
+  }
+
+  kernels::DepthwiseShape depthwise_shape(const Layer& l) const {
+    auto shape = window_shape<kernels::DepthwiseShape>(l);
+    shape.blocks = (l.out_c + shape.block - 1) / shape.block;
     return shape;
   }
 
@@ -329,7 +336,7 @@ struct OnednnNetwork::Impl {
     }
     kernels::ExpandShape expand_shape;
     if (expand >= 0) {
-      pack_pointwise(expand, padded, expand_w, expand_b);
+      pack_transposed(expand, padded, expand_w, expand_b);
       expand_shape.in_channels = first.in_c;
       expand_shape.in_blocks = (first.in_c + shape.block - 1) / shape.block;
       expand_shape.activation = first.activation;
@@ -424,15 +431,17 @@ struct OnednnNetwork::Impl {
     return shape;
   }
 
-  // The weights of 1x1 conv `index` (BatchNorm folded) for the own kernels: transposed,
-  // weights_t [in_c][padded], and bias [padded], padded channels zero.
-  void pack_pointwise(int index, int padded, float* weights_t, float* bias) const {
+  // The weights of dense conv `index` (BatchNorm folded) for the own kernels: the output channel
+  // innermost, weights_t [in_c][kernel][kernel][padded] (a 1x1 conv's transposed), and bias
+  // [padded], padded channels zero.
+  void pack_transposed(int index, int padded, float* weights_t, float* bias) const {
     const Layer& l = graph.layers[index];
     const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
+    const int taps = l.in_c * l.kernel * l.kernel;  // oihw: each output channel's taps in this order
     for (int c = 0; c < l.out_c; ++c) {
       bias[c] = folded.bias[c];
-      for (int i = 0; i < l.in_c; ++i)
-        weights_t[static_cast<size_t>(i) * padded + c] = folded.weights[static_cast<size_t>(c) * l.in_c + i];
+      for (int t = 0; t < taps; ++t)
+        weights_t[static_cast<size_t>(t) * padded + c] = folded.weights[static_cast<size_t>(c) * taps + t];
     }
   }
 
@@ -457,13 +466,50 @@ struct OnednnNetwork::Impl {
     auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(l.in_c) * padded;
-    pack_pointwise(index, padded, weights, bias);
+    pack_transposed(index, padded, weights, bias);
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
     Step step = own_step(src, l);
     const kernels::Path path = kernel_path;
     step.custom = [=, keep = data](float* const* v) { kernels::pointwise(path, shape, v[0], weights, bias, v[1]); };
     step.info = {layer_name(l), "own:pointwise", fmt::format("own:{}", to_string(path)), group_of(l),
                  static_cast<std::int64_t>(batch()) * l.out_c * l.in_c * l.out_h * l.out_w};
+    steps.push_back(std::move(step));
+    return 1;
+  }
+
+  // Whether layer `index` is the stem reading the plain image and runs as an own kernel step.
+  bool own_stem(int index) const {
+    const Layer& l = graph.layers[index];
+    if (!options.own_stem || options.layout != ActivationLayout::kBlocked || l.role != LayerRole::kStem ||
+        l.kind != LayerKind::kConv || l.groups != 1 || l.residual >= 0 || l.input != 0 || blocked_input())
+      return false;
+    return kernels_take(stem_shape(l));
+  }
+
+  kernels::StemShape stem_shape(const Layer& l) const {
+    auto shape = window_shape<kernels::StemShape>(l);
+    shape.channels = l.in_c;
+    shape.out_blocks = (l.out_c + shape.block - 1) / shape.block;
+    return shape;
+  }
+
+  // The stem as an own kernel step (kernels::stem), reading the plain image.
+  int lower_own_stem(int index) {
+    const Layer& l = graph.layers[index];
+    const kernels::StemShape shape = stem_shape(l);
+    const int padded = shape.out_blocks * shape.block;
+    const int taps = l.in_c * l.kernel * l.kernel;
+    // weights [in_c][kernel][kernel][padded], then bias [padded]
+    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(taps + 1) * padded, 0.0f);
+    float* weights = data->data();
+    float* bias = weights + static_cast<size_t>(taps) * padded;
+    pack_transposed(index, padded, weights, bias);
+    weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
+    Step step = own_step(tensor_value[l.input], l);
+    const kernels::Path path = kernel_path;
+    step.custom = [=, keep = data](float* const* v) { kernels::stem(path, shape, v[0], weights, bias, v[1]); };
+    step.info = {layer_name(l), "own:stem", fmt::format("own:{}", to_string(path)), group_of(l),
+                 static_cast<std::int64_t>(batch()) * l.out_c * taps * l.out_h * l.out_w};
     steps.push_back(std::move(step));
     return 1;
   }
@@ -697,6 +743,7 @@ struct OnednnNetwork::Impl {
   int lower(int index) {
     switch (graph.layers[index].kind) {
       case LayerKind::kConv:
+        if (own_stem(index)) return lower_own_stem(index);
         if (fuse_expand(index)) return lower_own_depthwise(index + 1, index);
         if (own_pointwise(index)) return lower_own_pointwise(index);
         if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
@@ -915,6 +962,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-fused-expand") o.fuse_expand = FuseExpand::kOff;
     else if (item == "no-own-pointwise") o.own_pointwise = false;
     else if (item == "own-pointwise-all") o.own_pointwise_all = true;
+    else if (item == "no-own-stem") o.own_stem = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
@@ -925,7 +973,8 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
-                              "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, kernels-avx512, kernels-avx2, kernels-portable)", item));
+                              "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
+                              "no-own-stem, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -943,6 +992,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
   if (o.own_pointwise != d.own_pointwise) on.push_back("no-own-pointwise");
   if (o.own_pointwise_all != d.own_pointwise_all) on.push_back("own-pointwise-all");
+  if (o.own_stem != d.own_stem) on.push_back("no-own-stem");
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));

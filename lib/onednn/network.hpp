@@ -60,6 +60,9 @@ struct NetworkOptions {
   /// (kernels::pointwise), else as oneDNN convolutions.
   bool own_pointwise = true;
   bool own_pointwise_all = false;
+  /// Blocked layouts: the stem (a dense conv reading the plain image) runs as an own kernel step
+  /// (kernels::stem), else as a oneDNN convolution.
+  bool own_stem = true;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
