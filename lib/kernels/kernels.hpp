@@ -3,8 +3,9 @@
 // (bench/PERFORMANCE_NOTES.md, issue 14): the depthwise convolution with its activation and the
 // squeeze-and-excitation average pool in one pass over the blocked activation, the SE gate's two
 // small fully connected layers, the gate applied to a projection's weights instead of to the
-// activation, the 1x1 expansion conv fused into the depthwise conv after it, and the 1x1
-// expansion conv alone (its swish cheaper than oneDNN's). Plain arrays in and out, no oneDNN here;
+// activation, the 1x1 expansion conv fused into the depthwise conv after it, the 1x1 expansion
+// conv alone (its swish cheaper than oneDNN's), and the stem (a dense conv from the plain image,
+// which oneDNN's kernel runs far below the FMA rate). Plain arrays in and out, no oneDNN here;
 // the lowering (onednn/network.cpp) decides where they replace primitives.
 //
 // Three paths with the same arithmetic: AVX-512 (16 floats a vector), AVX2+FMA (8) and portable
