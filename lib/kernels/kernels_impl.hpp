@@ -153,6 +153,18 @@ inline decltype(auto) with_geometry(int kernel, int stride, const F& f) {
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
 
+// What a zero-padded copy of an input row holds, pw columns from input column -pad_left on: `lead`
+// zero columns, the row's first `columns` pixels, then zeros to pw. A row outside the image
+// (inside false) is all zeros.
+struct PaddedSpan {
+  int lead, columns;
+};
+
+inline PaddedSpan padded_span(bool inside, int pad_left, int in_w, int pw) {
+  const int lead = inside ? pad_left : pw;
+  return {lead, inside ? imax(0, imin(in_w, pw - lead)) : 0};
+}
+
 // Output pixels a group of the depthwise kernels convolves at once: each pixel's taps are a chain
 // of dependent FMAs (4 cycles apiece), so the group's independent chains are what keeps the FMA
 // units busy. 8 with AVX-512's 32 registers; 4 where there are 16 (8 accumulators and the
@@ -310,8 +322,7 @@ bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const floa
         const int ih = ih_begin + r;
         float* br = buf + static_cast<std::ptrdiff_t>(r) * pw * W;
         const bool inside = ih >= 0 && ih < s.in_h;
-        const int lead = inside ? s.pad_left : pw;  // zero columns before the row's pixels
-        const int columns = inside ? imax(0, imin(s.in_w, pw - lead)) : 0;
+        const auto [lead, columns] = padded_span(inside, s.pad_left, s.in_w, pw);
         for (int x = 0; x < lead; ++x) store(br + x * W, splat(0.0f));
         if (inside) {
           const float* sr = src + (static_cast<std::ptrdiff_t>(ih) * s.in_w * B + v);
@@ -422,14 +433,14 @@ constexpr int kPixels = W == 16 ? 8 : 4;
 constexpr int kVectors = 3;
 
 // P pixels x output vectors [j0, j0 + O) of a product over inputs: taps(f) calls f(x) for each
-// input in order, x pointing at the first pixel's value of that input (pixels ps floats apart);
-// w holds each input's weights, w_stride floats apart; out points at the first pixel in channel
-// block 0 (pixels B floats apart, blocks out_plane apart). out = activation(bias + sum). PS: ps
-// known at compile time (0: not), so that the pixels' offsets are immediates, not registers.
+// input in order, x pointing at the first pixel's value of that input (pixels pixel_stride floats
+// apart); w holds each input's weights, w_stride floats apart; out points at the first pixel in channel
+// block 0 (pixels B floats apart, blocks out_plane apart). out = activation(bias + sum). PS: the
+// pixel stride known at compile time (0: not), so that the offsets are immediates, not registers.
 template <int P, int O, Activation EA, int PS, class Taps>
-inline void product_tile(const Taps& taps, std::ptrdiff_t ps_, const float* w, std::ptrdiff_t w_stride,
+inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, std::ptrdiff_t w_stride,
                          const float* bias, int j0, int B, float* out, std::ptrdiff_t out_plane) {
-  const std::ptrdiff_t ps = PS ? PS : ps_;
+  const std::ptrdiff_t ps = PS ? PS : pixel_stride;
   V acc[P][O];
 #pragma GCC unroll 8
   for (int o = 0; o < O; ++o) {
@@ -518,6 +529,8 @@ inline auto stem_taps(const float* buf, int channels, int k, int st, int pw) {
       const float* px = buf + static_cast<std::ptrdiff_t>(x) * st;
       for (int r = 0; r < channels * k; ++r) {
         const float* row = px + static_cast<std::ptrdiff_t>(r) * pw;
+        // One tap at a time: with the kernel row unrolled, GCC started the next taps' broadcasts
+        // early and spilled (112x112x32 stem alone, one run: 0.161 -> 0.126 ms).
 #pragma GCC unroll 1
         for (int kw = 0; kw < k; ++kw) f(row + kw);
       }
@@ -526,7 +539,7 @@ inline auto stem_taps(const float* buf, int channels, int k, int st, int pw) {
 }
 
 // The stem's output row oh of image `image` ([channels][in_h][in_w]): the input rows its windows
-// reach copied into a zero-padded band (stem_padded_floats), then every output vector of every
+// reach copied into a zero-padded band (kStemFloats), then every output vector of every
 // pixel from it. S: the stride known at compile time (0: not). Tiles of 4 pixels: with kPixels,
 // 8 on AVX-512, GCC spilled accumulators (the taps' loop holds more live registers than the 1x1
 // conv's), and the 380x380 stem of B4 measured 0.68-0.83 ms alone instead of 0.58-0.77.
@@ -540,8 +553,7 @@ __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, 
       float* br = buf + static_cast<std::ptrdiff_t>(c * k + kh) * pw;
       const int ih = ih0 + kh;
       const bool inside = ih >= 0 && ih < s.in_h;
-      const int lead = inside ? s.pad_left : pw;  // zero columns before the row's pixels
-      const int columns = inside ? imax(0, imin(s.in_w, pw - lead)) : 0;
+      const auto [lead, columns] = padded_span(inside, s.pad_left, s.in_w, pw);
       for (int x = 0; x < lead; ++x) br[x] = 0;
       if (inside) {
         const float* sr = image + (static_cast<std::ptrdiff_t>(c) * s.in_h + ih) * s.in_w;
@@ -604,7 +616,7 @@ void expand_depthwise_rows(const DepthwiseShape& s, const ExpandShape& e, const 
   const int pw = padded_width(s);
   const std::ptrdiff_t ring_plane = static_cast<std::ptrdiff_t>(pw) * B;
   const std::ptrdiff_t ring_row = ring_plane * s.blocks;
-  const int columns = imax(0, imin(s.in_w, pw - s.pad_left));
+  const int columns = padded_span(true, s.pad_left, s.in_w, pw).columns;
   // The columns the expansion never writes stay zero: the padding.
   for (int r = 0; r < k; ++r)
     for (int cb = 0; cb < s.blocks; ++cb) {
