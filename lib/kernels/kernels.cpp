@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 #include <omp.h>
 
@@ -109,6 +111,20 @@ std::size_t expand_ring_floats(const DepthwiseShape& s) {
   return static_cast<std::size_t>(s.kernel) * s.blocks * padded_width(s) * s.block;
 }
 
+float* thread_ring(std::size_t floats) {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<float, Free> ring;
+  thread_local std::size_t held = 0;
+  if (held < floats) {
+    const std::size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    ring.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    held = ring ? bytes / sizeof(float) : 0;
+  }
+  return ring.get();
+}
+
 bool expand_fits(Path, const DepthwiseShape& s) { return expand_ring_floats(s) * sizeof(float) <= kMaxRingBytes; }
 
 std::size_t depthwise_scratch_floats(const DepthwiseShape& s) { return partial_floats(s, depthwise_bands(s)); }
@@ -139,23 +155,17 @@ void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, con
 void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& e, const float* src,
                       const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
                       float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch) {
-  // Each OpenMP thread's ring, kept by the calling thread between calls (several networks may run
-  // at once, each from its own thread).
-  thread_local std::vector<float> rings;
   const int threads = std::max(1, omp_get_max_threads());
-  const std::size_t need = expand_ring_floats(shape) * static_cast<std::size_t>(threads);
-  if (rings.size() < need) rings.resize(need);
-  float* r = rings.data();
   switch (path) {
     case Path::kAvx512:
       return avx512::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                      scratch, r, threads);
+                                      scratch, threads);
     case Path::kAvx2:
       return avx2::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                    scratch, r, threads);
+                                    scratch, threads);
     case Path::kPortable:
       return portable::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                        scratch, r, threads);
+                                        scratch, threads);
   }
 }
 

@@ -7,7 +7,9 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include <atomic>
 #include <cstdint>
+#include <new>
 #include <cstring>
 
 #include "kernels/paths.hpp"
@@ -661,7 +663,7 @@ void depthwise_se(const DepthwiseShape& s, const SeShape* se, const float* src, 
 
 void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float* src, const float* expand_weights,
                       const float* expand_bias, const float* weights, const float* bias, float* dst, const SeShape* se,
-                      const SeWeights* sw, float* gate, float* scratch, float* rings, int threads) {
+                      const SeWeights* sw, float* gate, float* scratch, int threads) {
   const int padded = s.blocks * s.block;
   float* row_sums = scratch;  // [batch][out_h][padded]
   float* sums = row_sums + static_cast<std::ptrdiff_t>(s.batch) * s.out_h * padded;
@@ -670,11 +672,14 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
   const std::ptrdiff_t image = static_cast<std::ptrdiff_t>(e.in_blocks) * s.in_h * s.in_w * s.block;
   const std::ptrdiff_t out_image = static_cast<std::ptrdiff_t>(s.blocks) * s.out_h * s.out_w * s.block;
   const std::size_t ring_floats = expand_ring_floats(s);
+  std::atomic<bool> no_ring{false};  // an allocation failed: thrown after the parallel region
 #pragma omp parallel num_threads(threads)
   {
-    float* ring = rings + ring_floats * static_cast<std::size_t>(omp_get_thread_num());
+    float* ring = thread_ring(ring_floats);
+    if (!ring) no_ring = true;
 #pragma omp for schedule(static)
     for (int item = 0; item < s.batch * bands; ++item) {
+      if (!ring) continue;
       const int n = item / bands, band = item % bands;
       const int oh_begin = static_cast<int>(static_cast<std::int64_t>(s.out_h) * band / bands);
       const int oh_end = static_cast<int>(static_cast<std::int64_t>(s.out_h) * (band + 1) / bands);
@@ -703,6 +708,7 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
       se_gate(s, *se, *sw, sums, squeezed, gate);
     }
   }
+  if (no_ring) throw std::bad_alloc();
 }
 
 void pointwise(const PointwiseShape& s, const float* src, const float* weights, const float* bias, float* dst) {

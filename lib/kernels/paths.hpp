@@ -13,7 +13,7 @@
   void expand_depthwise(const DepthwiseShape& shape, const ExpandShape& e, const float* src,                \
                         const float* expand_weights, const float* expand_bias, const float* weights,          \
                         const float* bias, float* dst, const SeShape* se, const SeWeights* se_weights,        \
-                        float* gate, float* scratch, float* rings, int threads);                              \
+                        float* gate, float* scratch, int threads);                                            \
   void pointwise(const PointwiseShape& shape, const float* src, const float* weights, const float* bias,  \
                  float* dst);                                                                              \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
@@ -43,6 +43,15 @@ std::size_t partial_floats(const DepthwiseShape& shape, int bands);
 /// one per thread when there are fewer images than threads (each band expands the rows its
 /// window shares with the previous band again).
 int expand_bands(const DepthwiseShape& shape, int threads);
+
+/// The calling thread's own ring buffer of at least `floats` floats (64-byte aligned), allocated
+/// by that thread and kept by it between calls; null when the allocation fails (it is called
+/// inside a parallel region, which an exception must not leave). Each OpenMP thread of the fused kernel takes its
+/// own, not a slice of one buffer: with the slices adjacent in one allocation made by the calling
+/// thread, the fused kernel scaled to two threads by 1.1-1.2x instead of 1.6x (MobileNetV2's
+/// 112x112 16->96 k3 s2 step alone: 0.33 ms against 0.21 with 2 threads; 0.34 with 1 thread either
+/// way).
+float* thread_ring(std::size_t floats);
 
 /// Floats of one thread's ring of expanded rows in the fused kernel: `kernel` zero-padded rows of
 /// every channel block, [kernel][blocks][padded_width][block].

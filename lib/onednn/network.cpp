@@ -323,7 +323,7 @@ struct OnednnNetwork::Impl {
     // One buffer: depthwise weights [blocks][taps][block], bias [padded]; with the expansion, its
     // weights transposed [in_c][padded] and bias [padded].
     const size_t expand_floats = expand >= 0 ? static_cast<size_t>(first.in_c + 1) * padded : 0;
-    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(padded) * (taps + 1) + expand_floats, 0.0f);
+    auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(padded) * (taps + 1) + expand_floats, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(padded) * taps;
     float* expand_w = bias + padded;
@@ -351,7 +351,7 @@ struct OnednnNetwork::Impl {
 
     kernels::SeShape se_shape;
     kernels::SeWeights se_weights;
-    std::shared_ptr<std::vector<float>> se_data;
+    std::shared_ptr<kernels::AlignedFloats> se_data;
     if (se) {
       const Layer& reduce = graph.layers[index + 2];
       const Layer& se_expand = graph.layers[index + 3];
@@ -363,11 +363,13 @@ struct OnednnNetwork::Impl {
       const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
       const FoldedWeights e = fold_batch_norm(se_expand, make_layer_weights(graph, index + 3, options.seed));
       const int sq = reduce.out_c, ch = l.out_c;
-      // reduce [sq][padded], reduce bias [sq], expand transposed [sq][padded], expand bias [padded].
-      se_data = std::make_shared<std::vector<float>>(static_cast<size_t>(sq) * padded * 2 + sq + padded, 0.0f);
+      // reduce [sq][padded], reduce bias [sq] (room for a multiple of 16, so that what follows stays
+      // 64-byte aligned), expand transposed [sq][padded], expand bias [padded].
+      const size_t bias_room = (static_cast<size_t>(sq) + 15) / 16 * 16;
+      se_data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(sq) * padded * 2 + bias_room + padded, 0.0f);
       float* reduce_w = se_data->data();
       float* reduce_b = reduce_w + static_cast<size_t>(sq) * padded;
-      float* expand_t = reduce_b + sq;
+      float* expand_t = reduce_b + bias_room;
       float* expand_bias = expand_t + static_cast<size_t>(sq) * padded;
       for (int j = 0; j < sq; ++j) {
         reduce_b[j] = r.bias[j];
@@ -388,7 +390,7 @@ struct OnednnNetwork::Impl {
     const size_t scratch_floats = expand >= 0 ? kernels::expand_depthwise_scratch_floats(path, shape, se ? &se_shape : nullptr)
                                   : se        ? kernels::depthwise_se_scratch_floats(shape, se_shape)
                                               : kernels::depthwise_scratch_floats(shape);
-    auto scratch = std::make_shared<std::vector<float>>(scratch_floats);
+    auto scratch = std::make_shared<kernels::AlignedFloats>(scratch_floats);
     // The step owns its weights (data, se_data); the shapes are copied into it.
     step.custom = [=, keep = std::make_pair(data, se_data)](float* const* v) {
       const kernels::SeShape* se_p = se ? &se_shape : nullptr;
@@ -463,7 +465,7 @@ struct OnednnNetwork::Impl {
     const int padded = shape.out_blocks * shape.block;
     const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
     // weights transposed [in_c][padded], then bias [padded]
-    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
+    auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(l.in_c) * padded;
     pack_transposed(index, padded, weights, bias);
@@ -500,7 +502,7 @@ struct OnednnNetwork::Impl {
     const int padded = shape.out_blocks * shape.block;
     const int taps = l.in_c * l.kernel * l.kernel;
     // weights [in_c][kernel][kernel][padded], then bias [padded]
-    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(taps + 1) * padded, 0.0f);
+    auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(taps + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(taps) * padded;
     pack_transposed(index, padded, weights, bias);
