@@ -160,16 +160,17 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   }
   // 16 blocks, each with SE: depthwise + pool + reduce + expand become one step; the multiply
   // becomes a weight scaling where the projection's weights are under a quarter of the activation.
-  // The expansion conv joins the step before the strided depthwise convs on maps at least 28 wide:
-  // stage 2, 3 and 4's first blocks (112, 56 and 28 wide), not stage 6's (14).
+  // The expansion conv joins the step before the depthwise convs on maps at least 28 wide: stage 2
+  // and 3's blocks (112 and 56 wide, 56 and 28) and stage 4's first (28), not stage 4's others (14)
+  // nor stage 6's first (14).
   CHECK(fused + with_expand == 16);
-  CHECK(with_expand == 3);
+  CHECK(with_expand == 5);
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
-  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 3);
-  // The other expansion convs on maps larger than 14 x 14 are own pointwise steps: stage 2 and 3's
-  // second blocks (56 and 28 wide), not those of stages 4 to 7 (14 and 7 wide).
-  CHECK(pointwise == 2);
+  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 5);
+  // So no expansion conv on a map larger than 14 x 14 is left for an own pointwise step: those of
+  // stages 4 to 7 (14 and 7 wide) stay oneDNN convolutions.
+  CHECK(pointwise == 0);
   // fused-expand-all: each block's expansion conv joins the step (stage 1 has none).
   o.fuse_expand = FuseExpand::kAll;
   OnednnNetwork all_fused(g, o);
@@ -181,7 +182,7 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   o.fuse_expand = FuseExpand::kOff;
   OnednnNetwork none_fused(g, o);
   CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16);
-  o.fuse_expand = FuseExpand::kStrided;
+  o.fuse_expand = FuseExpand::kWide;
   o.own_depthwise = false;
   o.own_pointwise = false;
   OnednnNetwork library(g, o);

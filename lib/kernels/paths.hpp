@@ -46,11 +46,10 @@ int expand_bands(const DepthwiseShape& shape, int threads);
 
 /// The calling thread's own ring buffer of at least `floats` floats (64-byte aligned), allocated
 /// by that thread and kept by it between calls; null when the allocation fails (it is called
-/// inside a parallel region, which an exception must not leave). Each OpenMP thread of the fused kernel takes its
-/// own, not a slice of one buffer: with the slices adjacent in one allocation made by the calling
-/// thread, the fused kernel scaled to two threads by 1.1-1.2x instead of 1.6x (MobileNetV2's
-/// 112x112 16->96 k3 s2 step alone: 0.33 ms against 0.21 with 2 threads; 0.34 with 1 thread either
-/// way).
+/// inside a parallel region, which an exception must not leave). The rings were slices of one
+/// std::vector the calling thread kept, 16 bytes off the cache line: MobileNetV2's 112x112 16->96
+/// k3 s2 step alone measured 0.35 ms with 1 thread and 0.19-0.33 with 2, against 0.30 and
+/// 0.16-0.21 with each thread's own aligned ring (bench/PERFORMANCE_NOTES.md, fifth sitting).
 float* thread_ring(std::size_t floats);
 
 /// Floats of one thread's ring of expanded rows in the fused kernel: `kernel` zero-padded rows of

@@ -27,7 +27,7 @@ std::string_view to_string(ActivationLayout layout);
 
 /// How to build the network.
 /// Which expansion convs join the own depthwise step after them (NetworkOptions::fuse_expand).
-enum class FuseExpand { kOff, kStrided, kAll };
+enum class FuseExpand { kOff, kWide, kAll };
 
 struct NetworkOptions {
   int batch = 1;
@@ -51,10 +51,11 @@ struct NetworkOptions {
   /// of the activation (H x W x C) where the weights are the smaller.
   bool gate_in_weights = true;
   /// With own_depthwise: which 1x1 expansion convs run inside the depthwise step after them
-  /// (kernels::expand_depthwise: the expanded tensor never goes to memory). kStrided: before a
-  /// strided depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster
-  /// than oneDNN's expansion conv and the own depthwise step (bench/PERFORMANCE_NOTES.md).
-  FuseExpand fuse_expand = FuseExpand::kStrided;
+  /// (kernels::expand_depthwise: the expanded tensor never goes to memory). kWide: before a
+  /// depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster than the
+  /// separate expansion and depthwise steps (strided since kernels v2; stride 1 since v5, once
+  /// each thread's ring was its own 64-byte aligned buffer: bench/PERFORMANCE_NOTES.md).
+  FuseExpand fuse_expand = FuseExpand::kWide;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
   /// kOwnPointwiseMinPixels (own_pointwise_all: every one), run as own kernel steps
   /// (kernels::pointwise), else as oneDNN convolutions.
@@ -67,7 +68,7 @@ struct NetworkOptions {
   std::optional<kernels::Path> kernel_path;
 };
 
-/// The narrowest expanded map whose expansion conv FuseExpand::kStrided fuses: on narrower maps
+/// The narrowest expanded map whose expansion conv FuseExpand::kWide fuses: on narrower maps
 /// the expanded tensor stays in L2 anyway, and the fused kernel measured slower.
 constexpr int kFuseExpandMinWidth = 28;
 
