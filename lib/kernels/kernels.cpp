@@ -111,16 +111,19 @@ std::size_t expand_ring_floats(const DepthwiseShape& s) {
   return static_cast<std::size_t>(s.kernel) * s.blocks * padded_width(s) * s.block;
 }
 
+void* aligned_bytes(std::size_t bytes) noexcept {
+  if (bytes > SIZE_MAX - kAlignment) return nullptr;
+  return std::aligned_alloc(kAlignment, round_to_alignment(bytes));
+}
+
+void AlignedDelete::operator()(void* p) const noexcept { std::free(p); }
+
 float* thread_ring(std::size_t floats) {
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<float, Free> ring;
+  thread_local std::unique_ptr<float, AlignedDelete> ring;
   thread_local std::size_t held = 0;
   if (held < floats) {
-    const std::size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    ring.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-    held = ring ? bytes / sizeof(float) : 0;
+    ring.reset(static_cast<float*>(aligned_bytes(floats * sizeof(float))));
+    held = ring ? floats : 0;
   }
   return ring.get();
 }

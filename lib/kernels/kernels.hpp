@@ -22,17 +22,36 @@
 
 namespace effscale::kernels {
 
-/// Storage for the kernels' weights and scratch, 64-byte aligned: the kernels load whole vectors,
-/// and a vector load that straddles two cache lines costs two. (std::vector<float>'s buffers are
-/// 16-byte aligned; the fused kernel's rows 16 bytes off the line measured 10-20% slower.)
+/// Every buffer the kernels read whole vectors from is aligned to a cache line: a vector load
+/// that straddles two lines costs two (std::vector<float>'s buffers are 16-byte aligned; the fused
+/// kernel's rows 16 bytes off the line measured 10-20% slower).
+constexpr std::size_t kAlignment = 64;
+
+/// `bytes` rounded up to a multiple of kAlignment: what keeps the next buffer placed after them aligned.
+constexpr std::size_t round_to_alignment(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+/// round_to_alignment(bytes) bytes, kAlignment-aligned; null when they cannot be
+/// had. Freed by AlignedDelete. The one allocation of aligned storage: the kernels' weights and
+/// scratch (AlignedFloats), each thread's ring (thread_ring) and the network's activation arena.
+void* aligned_bytes(std::size_t bytes) noexcept;
+
+struct AlignedDelete {
+  void operator()(void* p) const noexcept;
+};
+
+/// Storage for the kernels' weights and scratch, kAlignment-aligned (aligned_bytes).
 template <class T>
 struct AlignedAllocator {
   using value_type = T;
   AlignedAllocator() = default;
   template <class U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+  T* allocate(std::size_t n) {
+    void* p = aligned_bytes(n * sizeof(T));
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t) { AlignedDelete{}(p); }
   template <class U>
   bool operator==(const AlignedAllocator<U>&) const {
     return true;

@@ -70,10 +70,6 @@ struct Step {
   PrimitiveInfo info;
 };
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-
 ProfileGroup group_of(const Layer& l) {
   switch (l.role) {
     case LayerRole::kStem: return ProfileGroup::kStem;
@@ -126,7 +122,7 @@ struct OnednnNetwork::Impl {
   std::vector<int> tensor_value;  // graph tensor id -> value id
   std::vector<Step> steps;
 
-  std::unique_ptr<char, AlignedFree> arena_storage;  // every activation value and the scratchpad
+  std::unique_ptr<char, kernels::AlignedDelete> arena_storage;  // every activation value and the scratchpad
   std::vector<std::unordered_map<int, memory>> args;
   std::vector<std::vector<float*>> custom_args;  // per step: value pointers of an own kernel step
   std::vector<memory> value_memory;
@@ -363,9 +359,9 @@ struct OnednnNetwork::Impl {
       const FoldedWeights r = fold_batch_norm(reduce, make_layer_weights(graph, index + 2, options.seed));
       const FoldedWeights e = fold_batch_norm(se_expand, make_layer_weights(graph, index + 3, options.seed));
       const int sq = reduce.out_c, ch = l.out_c;
-      // reduce [sq][padded], reduce bias [sq] (room for a multiple of 16, so that what follows stays
-      // 64-byte aligned), expand transposed [sq][padded], expand bias [padded].
-      const size_t bias_room = (static_cast<size_t>(sq) + 15) / 16 * 16;
+      // reduce [sq][padded], reduce bias [sq] (with room to the alignment, so that what follows stays
+      // aligned), expand transposed [sq][padded], expand bias [padded].
+      const size_t bias_room = kernels::round_to_alignment(static_cast<size_t>(sq) * sizeof(float)) / sizeof(float);
       se_data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(sq) * padded * 2 + bias_room + padded, 0.0f);
       float* reduce_w = se_data->data();
       float* reduce_b = reduce_w + static_cast<size_t>(sq) * padded;
@@ -783,7 +779,7 @@ struct OnednnNetwork::Impl {
       first[r] = std::min(first[r], values[v].first_step);
       last[r] = std::max({last[r], values[v].last_step, values[v].first_step});
       if (values[v].pinned) last[r] = INT_MAX;
-      size[r] = std::max(size[r], (values[v].md.get_size() + 63) / 64 * 64);
+      size[r] = std::max(size[r], kernels::round_to_alignment(values[v].md.get_size()));
     }
     std::vector<int> order;
     for (int v = 0; v < n; ++v)
@@ -813,9 +809,9 @@ struct OnednnNetwork::Impl {
     }
     size_t scratch_bytes = 0;
     for (const auto& s : steps) scratch_bytes = std::max(scratch_bytes, s.scratchpad.get_size());
-    scratch_bytes = (scratch_bytes + 63) / 64 * 64;
-    const size_t total = std::max<size_t>(64, arena + scratch_bytes);
-    void* p = std::aligned_alloc(64, total);
+    scratch_bytes = kernels::round_to_alignment(scratch_bytes);
+    const size_t total = std::max<size_t>(kernels::kAlignment, arena + scratch_bytes);
+    void* p = kernels::aligned_bytes(total);
     if (!p) throw runtime_failure(fmt::format("cannot allocate {} bytes of activations", total));
     std::memset(p, 0, total);
     arena_storage.reset(static_cast<char*>(p));
