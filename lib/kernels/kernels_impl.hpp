@@ -169,9 +169,12 @@ inline PaddedSpan padded_span(bool inside, int pad_left, int in_w, int pw) {
 
 // Output pixels a group of the depthwise kernels convolves at once: each pixel's taps are a chain
 // of dependent FMAs (4 cycles apiece), so the group's independent chains are what keeps the FMA
-// units busy. 8 with AVX-512's 32 registers; 4 where there are 16 (8 accumulators and the
-// sigmoid's constants would spill).
-constexpr int kGroup = W == 16 ? 8 : 4;
+// units busy: two FMA units need 8 chains in flight. 8 with AVX-512 and with AVX2 (whose 16
+// registers hold 8 accumulators, the weight and the input; the sigmoid's constants come from
+// memory): on a Zen3 core with AVX2, B4's 24x24 5x5 depthwise steps took 0.84 ms with groups of 4
+// and 0.63 with 8, and the whole network 1 thread 3% less (bench/PERFORMANCE_NOTES.md, sixth
+// sitting). 4 on the portable path (4-float vectors without FMA; 8 not measured there).
+constexpr int kGroup = W >= 8 ? 8 : 4;
 
 template <int N>
 struct Count {
