@@ -83,6 +83,21 @@ DataTable profile_data(const std::vector<BenchRow>& rows) {
   return t;
 }
 
+// Every primitive of each profiled model, in execution order (JSON only: the groups above are the
+// CSV's rows).
+DataTable primitive_data(const std::vector<BenchRow>& rows) {
+  DataTable t;
+  t.columns = {"model", "layer", "primitive", "impl", "group", "ms", "macs"};
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.profile.primitives.size() && i < r.profile.primitive_ms.size(); ++i) {
+      const auto& p = r.profile.primitives[i];
+      t.rows.push_back({r.model.name, p.name, p.primitive, p.impl, std::string(to_string(p.group)),
+                        r.profile.primitive_ms[i], p.macs});
+    }
+  }
+  return t;
+}
+
 std::string to_text(const std::vector<BenchRow>& rows, const BenchSetup& s) {
   std::ostringstream out;
   out << machine_line(s) << '\n' << "timing: " << measure_words(s.measure, s.measurement) << '\n';
@@ -207,7 +222,9 @@ int cmd_bench(const std::vector<std::string>& args, Io& io) {
                          {"baseline_latency_ms", setup.measurement.reference.median_ms},
                          {"drift", setup.measurement.drift},
                          {"timing", measure_words(setup.measure, setup.measurement)}},
-                        {{"models", model_data(rows, setup)}, {"profile", profile_data(rows)}});
+                        {{"models", model_data(rows, setup)},
+                         {"profile", profile_data(rows)},
+                         {"primitives", primitive_data(rows)}});
       break;
     }
   }

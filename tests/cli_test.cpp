@@ -247,6 +247,24 @@ TEST_CASE("bench --layers breaks the time down by layer kind", "[cli][onednn]") 
   }
   CHECK(groups == std::set<std::string>{"stem", "pointwise conv", "depthwise conv", "squeeze-excite", "head"});
   CHECK(share == Approx(1.0));
+  // Every primitive, in execution order: the stem first, the classifier last; their times add up
+  // to the groups'.
+  const auto& primitives = j["primitives"];
+  REQUIRE(primitives.size() >= 20);
+  CHECK(primitives.front()["layer"] == "stem");
+  CHECK(primitives.front()["group"] == "stem");
+  CHECK(primitives.back()["group"] == "head");
+  double primitive_ms = 0, group_ms = 0;
+  std::int64_t macs = 0;
+  for (const auto& row : primitives) {
+    CHECK(row["model"] == j["models"][0]["model"]);
+    CHECK(!row["impl"].get<std::string>().empty());
+    primitive_ms += row["ms"].get<double>();
+    macs += row["macs"].get<std::int64_t>();
+  }
+  for (const auto& row : j["profile"]) group_ms += row["ms"].get<double>();
+  CHECK(primitive_ms == Approx(group_ms));
+  CHECK(macs > 0);
   const auto text = run({"bench", "--width", "0.5", "--resolution", "96", "--layers", "--runs", "2", "--min-time", "0"});
   REQUIRE(text.status == 0);
   CHECK(text.out.find("where the time goes") != std::string::npos);
