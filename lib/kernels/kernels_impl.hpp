@@ -172,7 +172,7 @@ inline PaddedSpan padded_span(bool inside, int pad_left, int in_w, int pw) {
 // units busy: two FMA units need 8 chains in flight. 8 with AVX-512 and with AVX2 (whose 16
 // registers hold 8 accumulators, the weight and the input; the sigmoid's constants come from
 // memory): on a Zen3 core with AVX2, B4's 24x24 5x5 depthwise steps took 0.84 ms with groups of 4
-// and 0.63 with 8, and the whole network 1 thread 3% less (bench/PERFORMANCE_NOTES.md, sixth
+// and 0.63 with 8, and the whole network 1 thread 1-3% less (bench/PERFORMANCE_NOTES.md, sixth
 // sitting). 4 on the portable path (4-float vectors without FMA; 8 not measured there).
 constexpr int kGroup = W >= 8 ? 8 : 4;
 
