@@ -102,6 +102,13 @@ double max_error(const std::vector<float>& a, const std::vector<double>& b) {
   return err / scale;
 }
 
+// The transposed weights [inputs][padded] as the matrix-product kernels take them.
+std::vector<float> panels(Path path, const std::vector<float>& transposed, int inputs, int padded) {
+  std::vector<float> out(transposed.size());
+  pack_panels(path, transposed.data(), inputs, padded, out.data());
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("own depthwise kernels match direct loops on every path, shape and activation", "[kernels]") {
@@ -271,6 +278,7 @@ TEST_CASE("own fused expansion + depthwise kernel matches direct loops, and 1, 2
           eb[c] = 0.5f * u(rng);
           for (int ic = 0; ic < g.in_channels; ++ic) ew[static_cast<size_t>(ic) * padded + c] = u(rng) / 2;
         }
+        const std::vector<float> ew_panels = panels(path, ew, g.in_channels, padded);
         Case c = make_case(s, g.channels, 21);  // depthwise weights and bias; src replaced by the expansion
         for (int n = 0; n < s.batch; ++n)
           for (int ch = 0; ch < g.channels; ++ch)
@@ -286,7 +294,7 @@ TEST_CASE("own fused expansion + depthwise kernel matches direct loops, and 1, 2
           omp_set_num_threads(threads);
           std::vector<float> dst(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 99.0f);
           std::vector<float> scratch(expand_depthwise_scratch_floats(path, s, nullptr));
-          expand_depthwise(path, s, e, src.data(), ew.data(), eb.data(), c.weights.data(), c.bias.data(), dst.data(),
+          expand_depthwise(path, s, e, src.data(), ew_panels.data(), eb.data(), c.weights.data(), c.bias.data(), dst.data(),
                            nullptr, nullptr, nullptr, scratch.data());
           return dst;
         };
@@ -298,6 +306,30 @@ TEST_CASE("own fused expansion + depthwise kernel matches direct loops, and 1, 2
     }
   }
   omp_set_num_threads(2);
+}
+
+TEST_CASE("pack_panels cuts the transposed weights into panels of kPanelVectors vectors, the last narrower", "[kernels]") {
+  // The layout kernels.hpp documents, checked element by element: 3 inputs x 5 vectors is a panel
+  // of 3 vectors, then one of 2; 3 inputs x 4 vectors, a panel of 3, then one of 1.
+  for (Path path : available_paths()) {
+    const int w = vector_width(path), inputs = 3;
+    for (int vectors : {5, 4, 3, 1}) {
+      INFO(to_string(path) << ", " << vectors << " vectors");
+      const int padded = vectors * w;
+      std::vector<float> t(static_cast<size_t>(inputs) * padded);
+      for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(i);
+      const std::vector<float> p = panels(path, t, inputs, padded);
+      for (int i = 0; i < inputs; ++i)
+        for (int c = 0; c < padded; ++c) {
+          const int first = c / w / kPanelVectors * kPanelVectors;  // the panel's first vector
+          const int width = std::min(kPanelVectors, vectors - first) * w;
+          const size_t at = static_cast<size_t>(first) * w * inputs + static_cast<size_t>(i) * width + (c - first * w);
+          REQUIRE(p[at] == t[static_cast<size_t>(i) * padded + c]);
+        }
+    }
+    std::vector<float> t(3 * (w + 1)), p(t.size());
+    CHECK_THROWS_WITH(pack_panels(path, t.data(), 3, w + 1, p.data()), Catch::Contains("panels"));
+  }
 }
 
 TEST_CASE("own pointwise kernel matches direct loops on every path, shape and activation", "[kernels]") {
@@ -333,6 +365,7 @@ TEST_CASE("own pointwise kernel matches direct loops on every path, shape and ac
             b[c] = 0.5f * u(rng);
             for (int ic = 0; ic < g.in_channels; ++ic) w[static_cast<size_t>(ic) * padded + c] = u(rng) / 4;
           }
+          const std::vector<float> w_panels = panels(path, w, g.in_channels, padded);
           std::vector<double> ref(static_cast<size_t>(g.batch) * padded * g.pixels, 0.0);
           for (int n = 0; n < g.batch; ++n)
             for (int c = 0; c < g.channels; ++c)
@@ -346,7 +379,7 @@ TEST_CASE("own pointwise kernel matches direct loops on every path, shape and ac
           auto run = [&](int threads) {
             omp_set_num_threads(threads);
             std::vector<float> dst(ref.size(), 99.0f);
-            pointwise(path, s, src.data(), w.data(), b.data(), dst.data());
+            pointwise(path, s, src.data(), w_panels.data(), b.data(), dst.data());
             return dst;
           };
           const std::vector<float> one = run(1), two = run(2);
@@ -402,6 +435,7 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
             b[c] = 0.5f * u(rng);
             for (int t = 0; t < taps; ++t) w[static_cast<size_t>(t) * padded + c] = u(rng) / k;
           }
+          const std::vector<float> w_panels = panels(path, w, taps, padded);
           std::vector<double> ref(static_cast<size_t>(g.batch) * padded * s.out_h * s.out_w, 0.0);
           for (int n = 0; n < g.batch; ++n)
             for (int c = 0; c < g.out_channels; ++c)
@@ -422,7 +456,7 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
           auto run = [&](int threads) {
             omp_set_num_threads(threads);
             std::vector<float> dst(ref.size(), 99.0f);
-            stem(path, s, src.data(), w.data(), b.data(), dst.data());
+            stem(path, s, src.data(), w_panels.data(), b.data(), dst.data());
             return dst;
           };
           const std::vector<float> one = run(1), two = run(2);

@@ -56,6 +56,20 @@ int vector_width(Path path) {
   return 1;
 }
 
+void pack_panels(Path path, const float* transposed, int inputs, int padded, float* panels) {
+  const int w = vector_width(path);
+  if (inputs < 0 || padded < 0 || padded % w != 0)
+    throw Error(fmt::format("{} inputs x {} outputs cannot be cut into panels of {}-float vectors", inputs, padded, w));
+  const int vectors = padded / w;
+  for (int j = 0; j < vectors; j += kPanelVectors) {
+    const int width = std::min(kPanelVectors, vectors - j) * w;
+    float* panel = panels + static_cast<std::ptrdiff_t>(j) * w * inputs;
+    for (int i = 0; i < inputs; ++i)
+      std::copy_n(transposed + static_cast<std::ptrdiff_t>(i) * padded + static_cast<std::ptrdiff_t>(j) * w, width,
+                  panel + static_cast<std::ptrdiff_t>(i) * width);
+  }
+}
+
 namespace {
 
 void check_block(Path path, int block) {

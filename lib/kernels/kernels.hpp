@@ -67,7 +67,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 6;
+constexpr int kKernelsVersion = 7;
 
 std::string_view to_string(Path path);
 
@@ -86,6 +86,19 @@ std::vector<Path> available_paths();
 
 /// Floats in one vector of `path`.
 int vector_width(Path path);
+
+/// Output vectors (of the path's width) per panel of the matrix products' weights (pack_panels).
+constexpr int kPanelVectors = 3;
+
+/// The weights of the matrix products (pointwise, expand_depthwise's expansion, stem) as they take
+/// them: the transposed weights [inputs][padded] (padded: a multiple of the path's vector width)
+/// cut into panels of kPanelVectors vectors of output channels (the last of 1 or 2 when they do
+/// not divide), each panel [inputs][its width] and the panels one after the other; inputs x padded
+/// floats. A register tile reads its weights as one stream: with the transposed matrix, its loads
+/// were `padded` floats apart and fell into a few of the L1's sets, which could not hold them
+/// (B4's 24x24 160->960 expansion with its swish, AVX2, 1 thread: 2.46 -> 2.02 ms;
+/// bench/PERFORMANCE_NOTES.md, seventh sitting).
+void pack_panels(Path path, const float* transposed, int inputs, int padded, float* panels);
 
 /// A depthwise convolution over a blocked activation [batch][blocks][h][w][block] (channels
 /// padded to blocks x block with zeros), TensorFlow SAME padding given as top/left.
@@ -156,7 +169,8 @@ constexpr std::size_t kMaxRingBytes = std::size_t{2} << 20;
 bool expand_fits(Path path, const DepthwiseShape& shape);
 
 /// src: the block input [batch][in_blocks][in_h][in_w][block] (the depthwise shape's in_h, in_w);
-/// expand_weights: [in_channels][blocks * block] (the expansion's weights transposed, zero-padded);
+/// expand_weights: pack_panels of [in_channels][blocks * block] (the expansion's weights
+/// transposed, zero-padded);
 /// expand_bias: [blocks * block]; the rest as depthwise_se (se null: no SE, gate unused).
 /// `scratch`: expand_depthwise_scratch_floats. Each thread's ring (at most kMaxRingBytes) is its
 /// own buffer, kept by that thread between calls (thread_ring). The SE channel sums add up row by row in
@@ -181,8 +195,8 @@ struct PointwiseShape {
 /// Throws Error when `shape` is outside what pointwise() takes.
 void check(Path path, const PointwiseShape& shape);
 
-/// weights: [in_channels][out_blocks * block] (the conv's weights transposed, zero-padded); bias:
-/// [out_blocks * block].
+/// weights: pack_panels of [in_channels][out_blocks * block] (the conv's weights transposed,
+/// zero-padded); bias: [out_blocks * block].
 void pointwise(Path path, const PointwiseShape& shape, const float* src, const float* weights, const float* bias,
                float* dst);
 
@@ -208,8 +222,8 @@ constexpr int kStemFloats = 16384;
 /// than kStemFloats, that is channels x kernel x ((out_w - 1) x stride + kernel)).
 void check(Path path, const StemShape& shape);
 
-/// weights: [channels][kernel][kernel][out_blocks * block] (the conv's weights with the output
-/// channel innermost, zero-padded); bias: [out_blocks * block].
+/// weights: pack_panels of [channels][kernel][kernel][out_blocks * block] (the conv's weights with
+/// the output channel innermost, zero-padded); bias: [out_blocks * block].
 void stem(Path path, const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst);
 
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor

@@ -435,16 +435,17 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
 // with AVX-512, 12 of 16 otherwise). Each weight vector loaded serves kPixels FMAs and each input
 // value broadcast serves kVectors.
 constexpr int kPixels = W == 16 ? 8 : 4;
-constexpr int kVectors = 3;
+constexpr int kVectors = kPanelVectors;
 
 // P pixels x output vectors [j0, j0 + O) of a product over inputs: taps(f) calls f(x) for each
 // input in order, x pointing at the first pixel's value of that input (pixels pixel_stride floats
-// apart); w holds each input's weights, w_stride floats apart; out points at the first pixel in channel
-// block 0 (pixels B floats apart, blocks out_plane apart). out = activation(bias + sum). PS: the
-// pixel stride known at compile time (0: not), so that the offsets are immediates, not registers.
+// apart); w is the vectors' panel (pack_panels: each input's O vectors of weights, one after the
+// other); out points at the first pixel in channel block 0 (pixels B floats apart, blocks
+// out_plane apart). out = activation(bias + sum). PS: the pixel stride known at compile time (0:
+// not), so that the offsets are immediates, not registers.
 template <int P, int O, Activation EA, int PS, class Taps>
-inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, std::ptrdiff_t w_stride,
-                         const float* bias, int j0, int B, float* out, std::ptrdiff_t out_plane) {
+inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, const float* bias, int j0,
+                         int B, float* out, std::ptrdiff_t out_plane) {
   const std::ptrdiff_t ps = PS ? PS : pixel_stride;
   V acc[P][O];
 #pragma GCC unroll 8
@@ -453,7 +454,7 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p][o] = b;
   }
-  const float* wr = w + j0 * W;
+  const float* wr = w;
   taps([&](const float* x) {
     V wv[O];
 #pragma GCC unroll 8
@@ -464,7 +465,7 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
 #pragma GCC unroll 8
       for (int o = 0; o < O; ++o) acc[p][o] += wv[o] * xv;
     }
-    wr += w_stride;
+    wr += O * W;
   });
 #pragma GCC unroll 8
   for (int o = 0; o < O; ++o) {
@@ -475,16 +476,15 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
   }
 }
 
-// Output vectors [j0, j0 + O) of pixels [0, columns): tiles of PX pixels, then 4, 2 and 1.
-// taps_at(x) is the taps of pixel x (product_tile).
+// Output vectors [j0, j0 + O) of pixels [0, columns) (w: their panel): tiles of PX pixels, then 4,
+// 2 and 1. taps_at(x) is the taps of pixel x (product_tile).
 template <int O, Activation EA, int PS, int PX, class TapsAt>
-inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, std::ptrdiff_t w_stride,
-                            const float* bias, int j0, int B, int columns, float* out, std::ptrdiff_t out_plane) {
+inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, const float* bias, int j0,
+                            int B, int columns, float* out, std::ptrdiff_t out_plane) {
   int x = 0;
   auto tile = [&](auto size) {
     constexpr int P = decltype(size)::value;
-    product_tile<P, O, EA, PS>(taps_at(x), ps, w, w_stride, bias, j0, B, out + static_cast<std::ptrdiff_t>(x) * B,
-                           out_plane);
+    product_tile<P, O, EA, PS>(taps_at(x), ps, w, bias, j0, B, out + static_cast<std::ptrdiff_t>(x) * B, out_plane);
     x += P;
   };
   while (x + PX <= columns) tile(Count<PX>{});
@@ -495,20 +495,19 @@ inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const floa
   if (x < columns) tile(Count<1>{});
 }
 
-// Output vectors [j_begin, j_end) of pixels [0, columns), kVectors at a time, then 2 and 1 (each
-// slice of the weights serves every pixel), in tiles of PX pixels.
+// Output vectors [j_begin, j_end) of pixels [0, columns), one panel at a time (each panel of the
+// weights serves every pixel), in tiles of PX pixels. w: the weights in panels (pack_panels) of
+// `inputs` rows; j_begin starts a panel, and j_end ends one or is the last vector.
 template <Activation EA, int PS, int PX, class TapsAt>
-inline void product_vectors(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, std::ptrdiff_t w_stride,
-                            const float* bias, int j_begin, int j_end, int B, int columns, float* out,
-                            std::ptrdiff_t out_plane) {
+inline void product_vectors(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, int inputs, const float* bias,
+                            int j_begin, int j_end, int B, int columns, float* out, std::ptrdiff_t out_plane) {
+  auto panel = [&](int j) { return w + static_cast<std::ptrdiff_t>(j) * W * inputs; };
   int j = j_begin;
   for (; j + kVectors <= j_end; j += kVectors)
-    product_columns<kVectors, EA, PS, PX>(taps_at, ps, w, w_stride, bias, j, B, columns, out, out_plane);
-  if (j + 2 <= j_end) {
-    product_columns<2, EA, PS, PX>(taps_at, ps, w, w_stride, bias, j, B, columns, out, out_plane);
-    j += 2;
-  }
-  if (j < j_end) product_columns<1, EA, PS, PX>(taps_at, ps, w, w_stride, bias, j, B, columns, out, out_plane);
+    product_columns<kVectors, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
+  static_assert(kVectors == 3, "the panels left after the full ones: one of 2 or 1 vectors");
+  if (j + 2 == j_end) product_columns<2, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
+  if (j + 1 == j_end) product_columns<1, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
 }
 
 // The taps of a 1x1 conv over a blocked activation: pixel x's input channels, in points at pixel 0
@@ -568,8 +567,9 @@ __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, 
     }
   const int B = s.block, padded = s.out_blocks * B;
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * B;
-  product_vectors<A, S, 4>(stem_taps(buf, s.channels, k, S ? S : s.stride, pw), s.stride, w, padded, bias, 0,
-                           padded / W, B, s.out_w, out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B, out_plane);
+  product_vectors<A, S, 4>(stem_taps(buf, s.channels, k, S ? S : s.stride, pw), s.stride, w, s.channels * k * k,
+                           bias, 0, padded / W, B, s.out_w, out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B,
+                           out_plane);
 }
 
 // Input row ih of one image (image: [in_blocks][in_h][in_w][block]) expanded into a ring row
@@ -581,11 +581,10 @@ __attribute__((noinline)) void expand_row(const DepthwiseShape& s, const ExpandS
   const int B = s.block, vectors = s.blocks * B / W;
   const std::ptrdiff_t in_plane = static_cast<std::ptrdiff_t>(s.in_h) * s.in_w * B;
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(pw) * B;
-  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.blocks) * B;
   const float* in = image + static_cast<std::ptrdiff_t>(ih) * s.in_w * B;
   float* out = ring_row + static_cast<std::ptrdiff_t>(s.pad_left) * B;
-  product_vectors<EA, 0, kPixels>(blocked_taps(in, in_plane, e.in_channels, B), B, ew, ew_stride, eb, 0, vectors, B,
-                                  columns, out, out_plane);
+  product_vectors<EA, 0, kPixels>(blocked_taps(in, in_plane, e.in_channels, B), B, ew, e.in_channels, eb, 0, vectors,
+                                  B, columns, out, out_plane);
 }
 
 // One output row of every channel block from ring rows (rows[kh], kh in [kh_lo, kh_hi): the
@@ -724,7 +723,6 @@ void pointwise(const PointwiseShape& s, const float* src, const float* weights, 
   const int groups = (vectors + kVectors - 1) / kVectors;
   const int chunks = (s.pixels + kChunk - 1) / kChunk;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
-  const std::ptrdiff_t ew_stride = static_cast<std::ptrdiff_t>(s.out_blocks) * B;
   const int items = s.batch * chunks * groups;
   with_activation(s.activation, [&](auto act) {
     constexpr Activation EA = decltype(act)::value;
@@ -739,8 +737,8 @@ void pointwise(const PointwiseShape& s, const float* src, const float* weights, 
       const float* in = src + (n * s.in_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
       float* out = dst + (n * s.out_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
       const int j0 = g * kVectors;
-      product_vectors<EA, 0, kPixels>(blocked_taps(in, plane, s.in_channels, B), B, weights, ew_stride, bias, j0,
-                          imin(j0 + kVectors, vectors), B, count, out, plane);
+      product_vectors<EA, 0, kPixels>(blocked_taps(in, plane, s.in_channels, B), B, weights, s.in_channels, bias, j0,
+                                      imin(j0 + kVectors, vectors), B, count, out, plane);
     }
   });
 }

@@ -317,7 +317,7 @@ struct OnednnNetwork::Impl {
     const int src = source(first.input, act_md(first.in_c, first.in_h, first.in_w));
     const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
     // One buffer: depthwise weights [blocks][taps][block], bias [padded]; with the expansion, its
-    // weights transposed [in_c][padded] and bias [padded].
+    // weights in panels (pack_product_weights) and bias [padded].
     const size_t expand_floats = expand >= 0 ? static_cast<size_t>(first.in_c + 1) * padded : 0;
     auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(padded) * (taps + 1) + expand_floats, 0.0f);
     float* weights = data->data();
@@ -332,7 +332,7 @@ struct OnednnNetwork::Impl {
     }
     kernels::ExpandShape expand_shape;
     if (expand >= 0) {
-      pack_transposed(expand, padded, expand_w, expand_b);
+      pack_product_weights(expand, padded, expand_w, expand_b);
       expand_shape.in_channels = first.in_c;
       expand_shape.in_blocks = (first.in_c + shape.block - 1) / shape.block;
       expand_shape.activation = first.activation;
@@ -429,18 +429,21 @@ struct OnednnNetwork::Impl {
     return shape;
   }
 
-  // The weights of dense conv `index` (BatchNorm folded) for the own kernels: the output channel
-  // innermost, weights_t [in_c][kernel][kernel][padded] (a 1x1 conv's transposed), and bias
-  // [padded], padded channels zero.
-  void pack_transposed(int index, int padded, float* weights_t, float* bias) const {
+  // The weights of dense conv `index` (BatchNorm folded) for the own kernels' matrix products:
+  // weights [in_c][kernel][kernel][padded] with the output channel innermost (a 1x1 conv's
+  // transposed) cut into the kernels' panels (kernels::pack_panels), and bias [padded]; padded
+  // channels zero.
+  void pack_product_weights(int index, int padded, float* weights, float* bias) const {
     const Layer& l = graph.layers[index];
     const FoldedWeights folded = fold_batch_norm(l, make_layer_weights(graph, index, options.seed));
     const int taps = l.in_c * l.kernel * l.kernel;  // oihw: each output channel's taps in this order
+    std::vector<float> transposed(static_cast<size_t>(taps) * padded, 0.0f);
     for (int c = 0; c < l.out_c; ++c) {
       bias[c] = folded.bias[c];
       for (int t = 0; t < taps; ++t)
-        weights_t[static_cast<size_t>(t) * padded + c] = folded.weights[static_cast<size_t>(c) * taps + t];
+        transposed[static_cast<size_t>(t) * padded + c] = folded.weights[static_cast<size_t>(c) * taps + t];
     }
+    kernels::pack_panels(kernel_path, transposed.data(), taps, padded, weights);
   }
 
   // The start of an own kernel step reading tensor value `src` and writing layer `last`'s output.
@@ -460,11 +463,11 @@ struct OnednnNetwork::Impl {
     const kernels::PointwiseShape shape = pointwise_shape(l);
     const int padded = shape.out_blocks * shape.block;
     const int src = source(l.input, act_md(l.in_c, l.in_h, l.in_w));
-    // weights transposed [in_c][padded], then bias [padded]
+    // weights in panels (pack_product_weights), then bias [padded]
     auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(l.in_c + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(l.in_c) * padded;
-    pack_transposed(index, padded, weights, bias);
+    pack_product_weights(index, padded, weights, bias);
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
     Step step = own_step(src, l);
     const kernels::Path path = kernel_path;
@@ -497,11 +500,11 @@ struct OnednnNetwork::Impl {
     const kernels::StemShape shape = stem_shape(l);
     const int padded = shape.out_blocks * shape.block;
     const int taps = l.in_c * l.kernel * l.kernel;
-    // weights [in_c][kernel][kernel][padded], then bias [padded]
+    // weights in panels (pack_product_weights), then bias [padded]
     auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(taps + 1) * padded, 0.0f);
     float* weights = data->data();
     float* bias = weights + static_cast<size_t>(taps) * padded;
-    pack_transposed(index, padded, weights, bias);
+    pack_product_weights(index, padded, weights, bias);
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
     Step step = own_step(tensor_value[l.input], l);
     const kernels::Path path = kernel_path;
