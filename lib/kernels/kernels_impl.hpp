@@ -71,50 +71,67 @@ inline V reciprocal(V x) {
 #endif
 }
 
-// 1 / (1 + e^-x), with e^-x = 2^n x 2^f: x clamped to [-87, 87] (e^-x stays a normal float:
-// denormals cost a microcode assist, which made the depthwise steps of deep networks, whose
-// activations grow, 5-34% slower), t = -x log2 e rounded to float, n = round(t), f = t - n (exact,
-// in [-1/2, 1/2]; t's rounding moves e^-x by |x| x 6e-8 relative, which matters only where the
-// sigmoid saturates), 2^f by a degree-4 polynomial fitted to the relative error on [-1/2, 1/2]
-// (2.7e-6 in float arithmetic). AVX-512 rounds with vrndscaleps and scales by 2^n with vscalefps;
-// the other paths round by adding 1.5 x 2^23, which leaves n in the low mantissa bits, and build
-// 2^n from them. The fewest vector operations (15 for the swish on AVX-512, 20 before) is the
-// point: the swish is about half of a depthwise step's work.
-inline V sigmoid(V x) {
+// 1 + e^-x, with e^-x = 2^n x 2^f: x clamped to [-87, 87] (e^-x stays a normal float: denormals
+// cost a microcode assist, which made the depthwise steps of deep networks, whose activations
+// grow, 5-34% slower), n = round(-x log2 e), f = -x log2 e - n (in [-1/2, 1/2]; the rounding of
+// -x log2 e moves e^-x by |x| x 6e-8 relative, which matters only where the sigmoid saturates),
+// 2^f by a degree-4 polynomial fitted to the relative error on [-1/2, 1/2] (2.7e-6 in float
+// arithmetic). AVX-512 rounds with vrndscaleps and scales by 2^n with vscalefps; the other paths
+// round by adding 1.5 x 2^23 + 127 in the FMA that scales x, which leaves n + 127 in the low
+// mantissa bits, and shift those into the exponent. The fewest vector operations is the point:
+// the swish is about half of a depthwise step's work.
+inline V sigmoid_denominator(V x) {
   constexpr float kMinusLog2e = -1.44269502f;
-  const V t = vmin(vmax(x, splat(-87.0f)), splat(87.0f)) * kMinusLog2e;
+  const V c = vmin(vmax(x, splat(-87.0f)), splat(87.0f));
 #if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  const V t = c * kMinusLog2e;
   const V n = reinterpret_cast<V>(
       _mm512_maskz_roundscale_ps(0xFFFF, reinterpret_cast<__m512>(t), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-#else
-  const V shifted = t + 12582912.0f;
-  const V n = shifted - 12582912.0f;
-#endif
   const V f = t - n;
+#else
+  constexpr float kShift = 12582912.0f + 127.0f;
+  const V shifted = c * kMinusLog2e + kShift;
+  const V n = shifted - kShift;
+  const V f = c * kMinusLog2e - n;
+#endif
   V p = splat(9.57009755e-3f);
   p = p * f + 5.59178703e-2f;
   p = p * f + 2.40247443e-1f;
   p = p * f + 6.93121791e-1f;
   p = p * f + 9.99999285e-1f;
 #if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
-  const V e = reinterpret_cast<V>(
-      _mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+  return 1.0f + reinterpret_cast<V>(
+                    _mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
 #else
   VU bits;
   __builtin_memcpy(&bits, &shifted, sizeof bits);
-  bits = (bits + 127u) << 23;  // the low 9 bits hold n + 127 (1..254)
+  bits = bits << 23;  // the low 9 bits hold n + 127 (1..254)
   V scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
-  const V e = p * scale;
+  return p * scale + 1.0f;
 #endif
-  return reciprocal(1.0f + e);
+}
+
+inline V sigmoid(V x) { return reciprocal(sigmoid_denominator(x)); }
+
+// x / (1 + e^-x). AVX-512: x times the reciprocal (estimate and Newton step), as measured on the
+// AVX-512 machines. AVX2 and portable: one division, which leaves the FMA units to the
+// convolution (the estimate, the Newton step and the product were four operations on them):
+// on a Zen 3 core the depthwise steps 3-13% faster, the fused expansion + depthwise steps 6-13%
+// and the 1x1 convs 1-3% (bench/PERFORMANCE_NOTES.md, seventh sitting).
+inline V swish(V x) {
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  return x * sigmoid(x);
+#else
+  return x / sigmoid_denominator(x);
+#endif
 }
 
 template <Activation A>
 inline V activate(V x) {
   if constexpr (A == Activation::kRelu) return vmax(x, splat(0.0f));
   if constexpr (A == Activation::kRelu6) return vmin(vmax(x, splat(0.0f)), splat(6.0f));
-  if constexpr (A == Activation::kSwish) return x * sigmoid(x);
+  if constexpr (A == Activation::kSwish) return swish(x);
   if constexpr (A == Activation::kSigmoid) return sigmoid(x);
   return x;
 }
