@@ -407,16 +407,16 @@ struct OnednnNetwork::Impl {
   }
 
   // Whether expansion conv `index` (1x1, stride 1, no shortcut) runs as an own pointwise step: on
-  // maps of at least kOwnPointwiseMinPixels, and on smaller ones when its weights are at most
-  // kOwnPointwiseMaxSmallMapWeightBytes.
+  // maps of at least kOwnPointwiseMinPixels; on smaller ones, off the AVX-512 path, when its
+  // weights are at most kOwnPointwiseMaxSmallMapWeightBytes.
   bool own_pointwise(int index) const {
     const Layer& l = graph.layers[index];
     if (!options.own_pointwise || options.layout != ActivationLayout::kBlocked || l.kind != LayerKind::kConv ||
-        l.role != LayerRole::kExpand || l.kernel != 1 || l.stride != 1 || l.groups != 1 || l.residual >= 0 ||
-        (!options.own_pointwise_all && l.out_h * l.out_w < kOwnPointwiseMinPixels &&
-         static_cast<std::int64_t>(l.in_c) * l.out_c * static_cast<std::int64_t>(sizeof(float)) >
-             kOwnPointwiseMaxSmallMapWeightBytes))
+        l.role != LayerRole::kExpand || l.kernel != 1 || l.stride != 1 || l.groups != 1 || l.residual >= 0)
       return false;
+    const auto bytes = static_cast<std::int64_t>(static_cast<std::int64_t>(l.in_c) * l.out_c * sizeof(float));
+    const bool small_map_ok = kernel_path != kernels::Path::kAvx512 && bytes <= kOwnPointwiseMaxSmallMapWeightBytes;
+    if (!options.own_pointwise_all && l.out_h * l.out_w < kOwnPointwiseMinPixels && !small_map_ok) return false;
     return kernels_take(pointwise_shape(l));
   }
 

@@ -57,9 +57,9 @@ struct NetworkOptions {
   /// each thread's ring was its own 64-byte aligned buffer: bench/PERFORMANCE_NOTES.md).
   FuseExpand fuse_expand = FuseExpand::kWide;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
-  /// kOwnPointwiseMinPixels or with weights of at most kOwnPointwiseMaxSmallMapWeightBytes
-  /// (own_pointwise_all: every one), run as own kernel steps (kernels::pointwise), else as oneDNN
-  /// convolutions.
+  /// kOwnPointwiseMinPixels or (except on the AVX-512 path) with weights of at most
+  /// kOwnPointwiseMaxSmallMapWeightBytes (own_pointwise_all: every one), run as own kernel steps
+  /// (kernels::pointwise), else as oneDNN convolutions.
   bool own_pointwise = true;
   bool own_pointwise_all = false;
   /// Blocked layouts: the stem (a dense conv reading the plain image) runs as an own kernel step
@@ -80,10 +80,12 @@ constexpr int kFuseExpandMinWidth = 28;
 constexpr int kOwnPointwiseMinPixels = 15 * 15;
 
 /// On smaller maps, the expansion convs whose weights (in x out channels, float32) are at most
-/// this many bytes run as own pointwise steps too. Measured on a Zen 3 core with AVX2 (kernels v8,
-/// weights in panels and the swish as one division; bench/PERFORMANCE_NOTES.md, seventh sitting):
-/// B0's 14 x 14 and 7 x 7 expansions (154-885 KB) 8-20% faster than oneDNN's convolution with
-/// its swish post-op, B4's 12 x 12 ones (1.8-3.2 MB, streamed from memory in every pass) level.
+/// this many bytes run as own pointwise steps too, on the AVX2 and portable paths. Measured on a
+/// Zen 3 core with AVX2 (kernels v8, weights in panels and the swish as one division;
+/// bench/PERFORMANCE_NOTES.md, seventh sitting): B0's 14 x 14 and 7 x 7 expansions (154-885 KB)
+/// 8-20% faster than oneDNN's convolution with its swish post-op, B4's 12 x 12 ones (1.8-3.2 MB,
+/// streamed from memory in every pass) level. Not on the AVX-512 path, where the own kernel
+/// measured slower on those maps (kOwnPointwiseMinPixels) and v8 was not measured.
 constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 20;
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
