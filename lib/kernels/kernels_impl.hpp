@@ -79,7 +79,7 @@ inline V reciprocal(V x) {
 // arithmetic). AVX-512 rounds with vrndscaleps and scales by 2^n with vscalefps; the other paths
 // round by adding 1.5 x 2^23 + 127 in the FMA that scales x, which leaves n + 127 in the low
 // mantissa bits, and shift those into the exponent. The fewest vector operations is the point:
-// the swish is about half of a depthwise step's work.
+// the swish is a large share of a depthwise step's work.
 inline V sigmoid_denominator(V x) {
   constexpr float kMinusLog2e = -1.44269502f;
   const V c = vmin(vmax(x, splat(-87.0f)), splat(87.0f));
