@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Peer benchmark: effscale's oneDNN graph against ONNX Runtime on the same models, measured in one
-# run and alternating (effscale, ORT, effscale, ORT, ...) so that drift of a shared machine falls
-# on both alike. Prints the median of the per-round medians and the ratio effscale / ORT.
+# run and alternating, each round timing each model in both right after each other, which of the
+# two first drawn at random every time, so that drift of a shared machine falls on both alike
+# (with a fixed order, a drift within every round, such as the machine slowing after the peak's
+# matmul, would fall on one side only). Prints the median of the per-round medians and the ratio
+# effscale / ORT.
 #
 # usage: bench/compare_ort.sh [-r ROUNDS] [-m "b0:224 b2:260 b4:380 mbv2:224"] [-t "2 1"] [-b BUILD_DIR]
 #   Models: bN (EfficientNet-BN) or mbv2 (MobileNetV2), each with its resolution.
@@ -65,6 +68,17 @@ peak_now() {
              NR == 2 { printf "%.1f", 2 * $g / $f }'
 }
 
+# One model's latency in effscale (into ms) and in ORT (into line), for the loop's name, res and threads.
+time_ours() {
+  # shellcheck disable=SC2046
+  ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
+       awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
+}
+time_peer() {
+  line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
+  line=${line#*median_ms=}
+}
+
 declare -A ours theirs ratios fractions peaks
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
 for ((round = 1; round <= rounds; round++)); do
@@ -75,19 +89,19 @@ for ((round = 1; round <= rounds; round++)); do
     for m in $models; do
       name=${m%%:*}; res=${m##*:}
       key="$name $res $threads"
-      line=""
-      # shellcheck disable=SC2046
-      ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
-           awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
+      line="" ms="" first=effscale
+      if [[ $peer == yes ]] && ((RANDOM % 2)); then
+        first=ORT; time_peer; time_ours
+      else
+        time_ours; if [[ $peer == yes ]]; then time_peer; fi
+      fi
       ours[$key]+="$ms "
       fractions[$key]+="$(awk -v m="${macs[$name]}" -v t="$ms" -v pk="$pk" 'BEGIN { print 100 * 2 * m / (t * 1e6) / pk }') "
       if [[ $peer == yes ]]; then
-        line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
-        line=${line#*median_ms=}
         theirs[$key]+="${line%% *} "
         ratios[$key]+="$(awk -v a="$ms" -v b="${line%% *}" 'BEGIN { print a / b }') "
       fi
-      echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms}" >&2
+      echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms} ($first first)" >&2
     done
   done
 done
@@ -110,7 +124,7 @@ for threads in $threads_list; do
     printf '%-6s %5s %8s %14.3f %10s %8s %19s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$pr" "$p"
   done
 done
-echo "(medians of $rounds alternating rounds; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
+echo "(medians of $rounds alternating rounds, each timing a model in effscale and ORT right after each other in random order; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
 for threads in $threads_list; do
   echo "(float32 peak with $threads threads, measured in each round: $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | median) GFLOP/s median of ${peaks[$threads]% }, 'effscale bench --peak'; of_peak: median of each round's 2 x MACs / effscale latency / that round's peak)"
 done
