@@ -467,7 +467,8 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
     }
   }
   omp_set_num_threads(2);
-  // Refused: a sigmoid (padded channels would not stay 0), and an input band over kStemFloats.
+  // Refused: a sigmoid (padded channels would not stay 0), an input band over kStemFloats, and
+  // more than kStemMaxTaps taps.
   StemShape s;
   s.in_h = s.in_w = 64;
   s.out_h = s.out_w = 32;
@@ -481,4 +482,12 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
   CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("at most 16384"));
   s.out_w = 2001;
   CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("inconsistent stem shape"));
+  s.in_h = s.in_w = 64;
+  s.out_h = s.out_w = 32;
+  s.kernel = 15;
+  s.pad_top = s.pad_left = 7;
+  s.channels = 4;  // 900 taps
+  CHECK_NOTHROW(check(Path::kPortable, s));
+  s.channels = 5;  // 1125 taps
+  CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("at most 1024"));
 }

@@ -213,6 +213,10 @@ void check(Path path, const StemShape& s) {
   if (band > kStemFloats)
     throw Error(fmt::format("stem input band of {} floats (channels x kernel x padded width): the own kernel takes "
                             "at most {}", band, kStemFloats));
+  const std::int64_t taps = std::int64_t{s.channels} * s.kernel * s.kernel;
+  if (taps > kStemMaxTaps)
+    throw Error(fmt::format("stem of {} taps (channels x kernel x kernel): the own kernel takes at most {}", taps,
+                            kStemMaxTaps));
 }
 
 void stem(Path path, const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst) {

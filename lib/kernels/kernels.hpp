@@ -67,7 +67,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 8;
+constexpr int kKernelsVersion = 9;
 
 std::string_view to_string(Path path);
 
@@ -218,8 +218,13 @@ struct StemShape {
 /// Floats of the stem's padded input band (on each thread's stack): 64 KB.
 constexpr int kStemFloats = 16384;
 
+/// Taps (channels x kernel x kernel) of the stem's products at most: their offsets in the band
+/// are one table on each thread's stack (4 KB). 3 channels x 15 x 15 is 675.
+constexpr int kStemMaxTaps = 1024;
+
 /// Throws Error when `shape` is outside what stem() takes (among others: a padded band larger
-/// than kStemFloats, that is channels x kernel x ((out_w - 1) x stride + kernel)).
+/// than kStemFloats, that is channels x kernel x ((out_w - 1) x stride + kernel), or more than
+/// kStemMaxTaps taps).
 void check(Path path, const StemShape& shape);
 
 /// weights: pack_panels of [channels][kernel][kernel][out_blocks * block] (the conv's weights with

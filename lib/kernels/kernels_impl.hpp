@@ -543,20 +543,26 @@ inline auto blocked_taps(const float* in, std::ptrdiff_t in_plane, int in_channe
 }
 
 // The taps of the stem for output pixel x: every input channel x kernel row x kernel column of a
-// zero-padded input band buf [channels][kernel][pw] (pixels `stride` floats apart).
-inline auto stem_taps(const float* buf, int channels, int k, int st, int pw) {
+// zero-padded input band (pixels `stride` floats apart), at offsets[t] from the pixel's first
+// (stem_offsets). One flat loop, each pass a tap: with a loop per kernel row, GCC (-O3) unrolled
+// the 3 columns into a pass of 2 and one of 1 with the rows' set-up between them, and the stem ran
+// 5-15% slower (a Zen 3 core, bench/PERFORMANCE_NOTES.md, eighth sitting); with the row unrolled
+// by hand, it started the next taps' broadcasts early and spilled.
+inline auto stem_taps(const float* buf, const int* offsets, int taps, int st) {
   return [=](int x) {
     return [=](const auto& f) {
       const float* px = buf + static_cast<std::ptrdiff_t>(x) * st;
-      for (int r = 0; r < channels * k; ++r) {
-        const float* row = px + static_cast<std::ptrdiff_t>(r) * pw;
-        // One tap at a time: with the kernel row unrolled, GCC started the next taps' broadcasts
-        // early and spilled (112x112x32 stem alone, one run: 0.161 -> 0.126 ms).
 #pragma GCC unroll 1
-        for (int kw = 0; kw < k; ++kw) f(row + kw);
-      }
+      for (int t = 0; t < taps; ++t) f(px + offsets[t]);
     };
   };
+}
+
+// The offsets of the stem's taps in its band [channels][kernel][pw], in the weights' order
+// (channel, kernel row, kernel column); kStemMaxTaps at most (check).
+inline void stem_offsets(const StemShape& s, int pw, int* offsets) {
+  for (int r = 0, t = 0; r < s.channels * s.kernel; ++r)
+    for (int kw = 0; kw < s.kernel; ++kw) offsets[t++] = r * pw + kw;
 }
 
 // The stem's output row oh of image `image` ([channels][in_h][in_w]): the input rows its windows
@@ -566,7 +572,7 @@ inline auto stem_taps(const float* buf, int channels, int k, int st, int pw) {
 // conv's), and the 380x380 stem of B4 measured 0.68-0.83 ms alone instead of 0.58-0.77.
 template <Activation A, int S>
 __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, const float* w, const float* bias,
-                                        float* out, int oh, float* buf) {
+                                        float* out, int oh, float* buf, const int* offsets) {
   const int k = s.kernel, pw = padded_width(s);
   const int ih0 = oh * s.stride - s.pad_top;
   for (int c = 0; c < s.channels; ++c)
@@ -584,9 +590,9 @@ __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, 
     }
   const int B = s.block, padded = s.out_blocks * B;
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * B;
-  product_vectors<A, S, 4>(stem_taps(buf, s.channels, k, S ? S : s.stride, pw), s.stride, w, s.channels * k * k,
-                           bias, 0, padded / W, B, s.out_w, out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B,
-                           out_plane);
+  const int taps = s.channels * k * k;
+  product_vectors<A, S, 4>(stem_taps(buf, offsets, taps, S ? S : s.stride), s.stride, w, taps, bias, 0, padded / W, B,
+                           s.out_w, out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B, out_plane);
 }
 
 // Input row ih of one image (image: [in_blocks][in_h][in_w][block]) expanded into a ring row
@@ -768,14 +774,16 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
 #pragma omp parallel
     {
       alignas(64) float buf[kStemFloats];
+      int offsets[kStemMaxTaps];
+      stem_offsets(s, padded_width(s), offsets);
 #pragma omp for schedule(static)
       for (int r = 0; r < rows; ++r) {
         const int n = r / s.out_h;
         float* out = dst + n * out_image;
         if (s.stride == 2) {
-          stem_row<decltype(act)::value, 2>(s, src + n * image, weights, bias, out, r % s.out_h, buf);
+          stem_row<decltype(act)::value, 2>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         } else {
-          stem_row<decltype(act)::value, 0>(s, src + n * image, weights, bias, out, r % s.out_h, buf);
+          stem_row<decltype(act)::value, 0>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         }
       }
     }
