@@ -119,8 +119,9 @@ TEST_CASE("own depthwise kernels match direct loops on every path, shape and act
       {1, 32, 23, 37, 3, 1},  {1, 40, 19, 17, 3, 2}, {2, 24, 9, 12, 5, 1}, {1, 72, 14, 14, 5, 2},
       {1, 16, 7, 7, 5, 1},    {1, 8, 5, 3, 7, 3},    {1, 19, 1, 1, 3, 1},  {2, 48, 40, 33, 5, 1},
       {1, 33, 6, 25, 4, 2},   {1, 16, 3, 64, 3, 2},
-      // Rows wider than 64 (the unpadded path: edge pixels, groups of 8 and 4, a tail group of 1-3).
-      {1, 24, 6, 70, 3, 1},   {1, 16, 5, 135, 5, 2},
+      // Rows wider than 64 (the unpadded path: edge pixels, groups of 8, then 4 and a group of
+      // 1-3, or one group of 5-7: 68, 66, 77 and 78 interior pixels).
+      {1, 24, 6, 70, 3, 1},   {1, 16, 5, 135, 5, 2}, {1, 24, 4, 79, 3, 1}, {1, 8, 3, 80, 3, 1},
   };
   for (Path path : available_paths()) {
     for (int block : {8, 16}) {

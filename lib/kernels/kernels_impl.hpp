@@ -225,10 +225,15 @@ inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, 
   }
 }
 
-// Output pixels [0, count) of one output row in groups of kGroup, then 4, then one group of the
-// 1-3 left (sizes known at compile time: no branch per pixel, so the sigmoids of a group
-// interleave). row(kh) points at the first pixel output pixel 0 reads in input row kh.
-template <Activation A, class Row>
+// Output pixels [0, count) of one output row in groups of kGroup, then one group of the pixels
+// left (sizes known at compile time: no branch per pixel, so the sigmoids of a group interleave).
+// With groups of 8, 5-7 pixels left are one group (Tails), not 4 and 1-3: a group's pixels are
+// its independent chains of FMAs, and 4 and 3 chains leave two FMA units idle half the time; the
+// 14x14 and 7x7 depthwise steps of B0 measured 10-15% faster (bench/PERFORMANCE_NOTES.md, eighth
+// sitting). Rows without such a tail take the code without those sizes (convolve_row_any): with
+// them, B4's 12x12 steps measured 5% slower, though their groups (8 + 4) were the same.
+// row(kh) points at the first pixel output pixel 0 reads in input row kh.
+template <Activation A, bool Tails, class Row>
 inline void convolve_row(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
                          int B, V b, float* out, int count, V& sum) {
   int ow = 0;
@@ -240,12 +245,30 @@ inline void convolve_row(const Row& row, int kh_lo, int kh_hi, int k, int st, st
     ow += P;
   };
   while (ow + kGroup <= count) group(Count<kGroup>{});
+  if constexpr (Tails && kGroup >= 8) {
+    switch (count - ow) {
+      case 7: group(Count<7>{}); return;
+      case 6: group(Count<6>{}); return;
+      case 5: group(Count<5>{}); return;
+      default: break;
+    }
+  }
   while (ow + 4 <= count) group(Count<4>{});
   switch (count - ow) {
     case 3: group(Count<3>{}); break;
     case 2: group(Count<2>{}); break;
     case 1: group(Count<1>{}); break;
     default: break;
+  }
+}
+
+template <Activation A, class Row>
+inline void convolve_row_any(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
+                             int B, V b, float* out, int count, V& sum) {
+  if (kGroup >= 8 && count % kGroup >= 5) {
+    convolve_row<A, true>(row, kh_lo, kh_hi, k, st, ps, w, B, b, out, count, sum);
+  } else {
+    convolve_row<A, false>(row, kh_lo, kh_hi, k, st, ps, w, B, b, out, count, sum);
   }
 }
 
@@ -288,7 +311,7 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
       for (; ow < ow_lo; ++ow) edge(ow);
       // Interior pixels (every tap inside the row).
       const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow_lo * st - s.pad_left) * B;
-      convolve_row<A>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
+      convolve_row_any<A>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
                       out + static_cast<std::ptrdiff_t>(ow_lo) * B, ow_hi - ow_lo, sum);
       ow = ow_hi;
       for (; ow < out_w; ++ow) edge(ow);
@@ -315,7 +338,7 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
     float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
-    convolve_row<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v,
+    convolve_row_any<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v,
                     B, b, out, s.out_w, sum);
   }
 }
@@ -626,7 +649,7 @@ __attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const
     const float* wb = w + static_cast<std::ptrdiff_t>(cb) * k * k * B + off;
     float* o = out + cb * out_plane + off;
     V sum = splat(0.0f);
-    convolve_row<A>([&](int kh) { return rows[kh] + cb * ring_plane + off; }, kh_lo, kh_hi, k, st, B, wb, B, b, o,
+    convolve_row_any<A>([&](int kh) { return rows[kh] + cb * ring_plane + off; }, kh_lo, kh_hi, k, st, B, wb, B, b, o,
                     s.out_w, sum);
     store(row_sums + v, sum);
   }
