@@ -229,7 +229,7 @@ inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, 
 // left (sizes known at compile time: no branch per pixel, so the sigmoids of a group interleave).
 // With groups of 8, 5-7 pixels left are one group (Tails), not 4 and 1-3: a group's pixels are
 // its independent chains of FMAs, and 4 and 3 chains leave two FMA units idle half the time; the
-// 14x14 and 7x7 depthwise steps of B0 measured 10-15% faster (bench/PERFORMANCE_NOTES.md, eighth
+// 14x14 and 7x7 depthwise steps of B0 measured 9-17% faster (bench/PERFORMANCE_NOTES.md, eighth
 // sitting). Rows without such a tail take the code without those sizes (convolve_row_any): with
 // them, B4's 12x12 steps measured 5% slower, though their groups (8 + 4) were the same.
 // row(kh) points at the first pixel output pixel 0 reads in input row kh.
@@ -262,6 +262,7 @@ inline void convolve_row(const Row& row, int kh_lo, int kh_hi, int k, int st, st
   }
 }
 
+// convolve_row, with the 5-7 pixel tail group only where the row has one.
 template <Activation A, class Row>
 inline void convolve_row_any(const Row& row, int kh_lo, int kh_hi, int k, int st, std::ptrdiff_t ps, const float* w,
                              int B, V b, float* out, int count, V& sum) {
@@ -312,7 +313,7 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
       // Interior pixels (every tap inside the row).
       const std::ptrdiff_t p0 = in + static_cast<std::ptrdiff_t>(ow_lo * st - s.pad_left) * B;
       convolve_row_any<A>([&](int kh) { return src + (p0 + kh * row); }, kh_lo, kh_hi, k, st, B, w + v, B, b,
-                      out + static_cast<std::ptrdiff_t>(ow_lo) * B, ow_hi - ow_lo, sum);
+                          out + static_cast<std::ptrdiff_t>(ow_lo) * B, ow_hi - ow_lo, sum);
       ow = ow_hi;
       for (; ow < out_w; ++ow) edge(ow);
     }
@@ -338,8 +339,8 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     const float* base = buf + static_cast<std::ptrdiff_t>(oh - oh_begin) * st * pw * W;
     float* out = dst + static_cast<std::ptrdiff_t>(oh) * s.out_w * B + v;
-    convolve_row_any<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W, w + v,
-                    B, b, out, s.out_w, sum);
+    convolve_row_any<A>([&](int kh) { return base + static_cast<std::ptrdiff_t>(kh) * pw * W; }, 0, k, k, st, W,
+                        w + v, B, b, out, s.out_w, sum);
   }
 }
 
@@ -568,8 +569,8 @@ inline auto blocked_taps(const float* in, std::ptrdiff_t in_plane, int in_channe
 // The taps of the stem for output pixel x: every input channel x kernel row x kernel column of a
 // zero-padded input band (pixels `stride` floats apart), at offsets[t] from the pixel's first
 // (stem_offsets). One flat loop, each pass a tap: with a loop per kernel row, GCC (-O3) unrolled
-// the 3 columns into a pass of 2 and one of 1 with the rows' set-up between them, and the stem ran
-// 5-15% slower (a Zen 3 core, bench/PERFORMANCE_NOTES.md, eighth sitting); with the row unrolled
+// the 3 columns into a pass of 2 and one of 1 with the rows' set-up between them, and the stems ran
+// 4-12% slower (a Zen 3 core, bench/PERFORMANCE_NOTES.md, eighth sitting); with the row unrolled
 // by hand, it started the next taps' broadcasts early and spilled.
 inline auto stem_taps(const float* buf, const int* offsets, int taps, int st) {
   return [=](int x) {
@@ -649,8 +650,8 @@ __attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const
     const float* wb = w + static_cast<std::ptrdiff_t>(cb) * k * k * B + off;
     float* o = out + cb * out_plane + off;
     V sum = splat(0.0f);
-    convolve_row_any<A>([&](int kh) { return rows[kh] + cb * ring_plane + off; }, kh_lo, kh_hi, k, st, B, wb, B, b, o,
-                    s.out_w, sum);
+    convolve_row_any<A>([&](int kh) { return rows[kh] + cb * ring_plane + off; }, kh_lo, kh_hi, k, st, B, wb, B, b,
+                        o, s.out_w, sum);
     store(row_sums + v, sum);
   }
 }
