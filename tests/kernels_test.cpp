@@ -401,7 +401,9 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
   // TensorFlow SAME padding (same_shape's).
   struct Geometry { int batch, channels, out_channels, h, w, kernel, stride; };
   const Geometry geometries[] = {{1, 3, 32, 64, 64, 3, 2}, {1, 3, 48, 37, 29, 3, 2}, {2, 3, 40, 20, 21, 3, 2},
-                                 {1, 1, 8, 9, 17, 5, 1},  {1, 4, 24, 15, 13, 5, 2}, {1, 3, 16, 1, 1, 3, 2}};
+                                 {1, 1, 8, 9, 17, 5, 1},  {1, 4, 24, 15, 13, 5, 2}, {1, 3, 16, 1, 1, 3, 2},
+                                 // 32 channels, 13 columns: the AVX2 path's tiles of 3 pixels x 4 vectors, and 1 left
+                                 {2, 3, 32, 19, 26, 3, 2}};
   for (Path path : available_paths()) {
     for (int block : {8, 16}) {
       if (block % vector_width(path) != 0) continue;

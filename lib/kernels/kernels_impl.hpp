@@ -483,33 +483,39 @@ constexpr int kVectors = kPanelVectors;
 // apart); w is the vectors' panel (pack_panels: each input's O vectors of weights, one after the
 // other); out points at the first pixel in channel block 0 (pixels B floats apart, blocks
 // out_plane apart). out = activation(bias + sum). PS: the pixel stride known at compile time (0:
-// not), so that the offsets are immediates, not registers.
-template <int P, int O, Activation EA, int PS, class Taps>
+// not), so that the offsets are immediates, not registers. O2 > 0: the tile also takes the O2
+// vectors after them, from the next panel w2 (a panel of O2 vectors).
+template <int P, int O, Activation EA, int PS, int O2 = 0, class Taps>
 inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, const float* bias, int j0,
-                         int B, float* out, std::ptrdiff_t out_plane) {
+                         int B, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr) {
+  constexpr int N = O + O2;
   const std::ptrdiff_t ps = PS ? PS : pixel_stride;
-  V acc[P][O];
+  V acc[P][N];
 #pragma GCC unroll 8
-  for (int o = 0; o < O; ++o) {
+  for (int o = 0; o < N; ++o) {
     const V b = load(bias + (j0 + o) * W);
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p][o] = b;
   }
   const float* wr = w;
+  const float* wr2 = w2;
   taps([&](const float* x) {
-    V wv[O];
+    V wv[N];
 #pragma GCC unroll 8
     for (int o = 0; o < O; ++o) wv[o] = load(wr + o * W);
+#pragma GCC unroll 8
+    for (int o = 0; o < O2; ++o) wv[O + o] = load(wr2 + o * W);
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
       const float xv = x[p * ps];
 #pragma GCC unroll 8
-      for (int o = 0; o < O; ++o) acc[p][o] += wv[o] * xv;
+      for (int o = 0; o < N; ++o) acc[p][o] += wv[o] * xv;
     }
     wr += O * W;
+    if constexpr (O2 > 0) wr2 += O2 * W;
   });
 #pragma GCC unroll 8
-  for (int o = 0; o < O; ++o) {
+  for (int o = 0; o < N; ++o) {
     const int v = (j0 + o) * W;
     float* op = out + (v / B) * out_plane + v % B;
 #pragma GCC unroll 8
@@ -517,15 +523,17 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
   }
 }
 
-// Output vectors [j0, j0 + O) of pixels [0, columns) (w: their panel): tiles of PX pixels, then 4,
-// 2 and 1. taps_at(x) is the taps of pixel x (product_tile).
-template <int O, Activation EA, int PS, int PX, class TapsAt>
+// Output vectors [j0, j0 + O + O2) of pixels [0, columns) (w: their panel; w2: the next, of O2
+// vectors, when O2 > 0): tiles of PX pixels, then 4, 2 and 1. taps_at(x) is the taps of pixel x
+// (product_tile).
+template <int O, Activation EA, int PS, int PX, int O2 = 0, class TapsAt>
 inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, const float* bias, int j0,
-                            int B, int columns, float* out, std::ptrdiff_t out_plane) {
+                            int B, int columns, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr) {
   int x = 0;
   auto tile = [&](auto size) {
     constexpr int P = decltype(size)::value;
-    product_tile<P, O, EA, PS>(taps_at(x), ps, w, bias, j0, B, out + static_cast<std::ptrdiff_t>(x) * B, out_plane);
+    product_tile<P, O, EA, PS, O2>(taps_at(x), ps, w, bias, j0, B, out + static_cast<std::ptrdiff_t>(x) * B,
+                                   out_plane, w2);
     x += P;
   };
   while (x + PX <= columns) tile(Count<PX>{});
@@ -593,8 +601,9 @@ inline void stem_offsets(const StemShape& s, int pw, int* offsets) {
 // reach copied into a zero-padded band (kStemFloats), then every output vector of every
 // pixel from it. S: the stride known at compile time (0: not). Tiles of 4 pixels: with kPixels,
 // 8 on AVX-512, GCC spilled accumulators (the taps' loop holds more live registers than the 1x1
-// conv's), and the 380x380 stem of B4 measured 0.68-0.83 ms alone instead of 0.58-0.77.
-template <Activation A, int S>
+// conv's), and the 380x380 stem of B4 measured 0.68-0.83 ms alone instead of 0.58-0.77. Four
+// (stem_four): tiles of 3 pixels x all 4 vectors.
+template <Activation A, int S, bool Four>
 __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, const float* w, const float* bias,
                                         float* out, int oh, float* buf, const int* offsets) {
   const int k = s.kernel, pw = padded_width(s);
@@ -615,9 +624,23 @@ __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, 
   const int B = s.block, padded = s.out_blocks * B;
   const std::ptrdiff_t out_plane = static_cast<std::ptrdiff_t>(s.out_h) * s.out_w * B;
   const int taps = s.channels * k * k;
-  product_vectors<A, S, 4>(stem_taps(buf, offsets, taps, S ? S : s.stride), s.stride, w, taps, bias, 0, padded / W, B,
-                           s.out_w, out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B, out_plane);
+  const auto taps_at = stem_taps(buf, offsets, taps, S ? S : s.stride);
+  float* row = out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B;
+  if constexpr (Four) {
+    product_columns<3, A, S, 3, 1>(taps_at, s.stride, w, bias, 0, B, s.out_w, row, out_plane, w + 3 * W * taps);
+  } else {
+    product_vectors<A, S, 4>(taps_at, s.stride, w, taps, bias, 0, padded / W, B, s.out_w, row, out_plane);
+  }
 }
+
+// Whether a stem takes stem_row's Four path: four vectors of output channels (32 with AVX2) as one
+// tile of 3 pixels x both panels (3 + 1 vectors), not the 1-vector panel on its own, whose 4
+// accumulators keep the two FMA units half busy. A copy of its own (the template argument), so
+// that the other stems' code stays as it was. In the network, 1 thread, on a Zen 3 core: B0's
+// swish stem 0.88-0.91 of the time before, MobileNetV2's ReLU6 stem 0.97-0.98, the 40- and
+// 48-channel stems of B3 and B4 unchanged (three alternating profiles each;
+// bench/PERFORMANCE_NOTES.md, ninth sitting).
+inline bool stem_four(const StemShape& s) { return W == 8 && kVectors == 3 && s.out_blocks * s.block == 4 * W; }
 
 // Input row ih of one image (image: [in_blocks][in_h][in_w][block]) expanded into a ring row
 // [blocks][pw][block] at column pad_left, its first `columns` pixels. Output vectors outermost:
@@ -794,6 +817,7 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
   const std::ptrdiff_t image = static_cast<std::ptrdiff_t>(s.channels) * s.in_h * s.in_w;
   const std::ptrdiff_t out_image = static_cast<std::ptrdiff_t>(s.out_blocks) * s.out_h * s.out_w * s.block;
   const int rows = s.batch * s.out_h;
+  const bool four = stem_four(s);
   with_activation(s.activation, [&](auto act) {
 #pragma omp parallel
     {
@@ -804,10 +828,13 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
       for (int r = 0; r < rows; ++r) {
         const int n = r / s.out_h;
         float* out = dst + n * out_image;
-        if (s.stride == 2) {
-          stem_row<decltype(act)::value, 2>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
+        constexpr Activation A = decltype(act)::value;
+        if (s.stride == 2 && four) {
+          stem_row<A, 2, true>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
+        } else if (s.stride == 2) {
+          stem_row<A, 2, false>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         } else {
-          stem_row<decltype(act)::value, 0>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
+          stem_row<A, 0, false>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         }
       }
     }
