@@ -633,14 +633,17 @@ __attribute__((noinline)) void stem_row(const StemShape& s, const float* image, 
   }
 }
 
-// Whether a stem takes stem_row's Four path: four vectors of output channels (32 with AVX2) as one
+// Whether a stem takes stem_row's Four path (stride 2, as every baseline's stem; the stride-1
+// stems keep the general code): four vectors of output channels (32 with AVX2) as one
 // tile of 3 pixels x both panels (3 + 1 vectors), not the 1-vector panel on its own, whose 4
 // accumulators keep the two FMA units half busy. A copy of its own (the template argument), so
 // that the other stems' code stays as it was. In the network, 1 thread, on a Zen 3 core: B0's
 // swish stem 0.88-0.91 of the time before, MobileNetV2's ReLU6 stem 0.97-0.98, the 40- and
 // 48-channel stems of B3 and B4 unchanged (three alternating profiles each;
 // bench/PERFORMANCE_NOTES.md, ninth sitting).
-inline bool stem_four(const StemShape& s) { return W == 8 && kVectors == 3 && s.out_blocks * s.block == 4 * W; }
+inline bool stem_four(const StemShape& s) {
+  return W == 8 && kVectors == 3 && s.stride == 2 && s.out_blocks * s.block == 4 * W;
+}
 
 // Input row ih of one image (image: [in_blocks][in_h][in_w][block]) expanded into a ring row
 // [blocks][pw][block] at column pad_left, its first `columns` pixels. Output vectors outermost:
@@ -829,7 +832,7 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
         const int n = r / s.out_h;
         float* out = dst + n * out_image;
         constexpr Activation A = decltype(act)::value;
-        if (s.stride == 2 && four) {
+        if (four) {
           stem_row<A, 2, true>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         } else if (s.stride == 2) {
           stem_row<A, 2, false>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
