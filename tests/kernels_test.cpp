@@ -115,7 +115,7 @@ TEST_CASE("own depthwise kernels match direct loops on every path, shape and act
   // Reference: direct loops in double precision above (TensorFlow SAME padding).
   omp_set_num_threads(2);
   struct Geometry { int batch, channels, h, w, kernel, stride; };
-  const Geometry geometries[] = {
+  std::vector<Geometry> geometries = {
       {1, 32, 23, 37, 3, 1},  {1, 40, 19, 17, 3, 2}, {2, 24, 9, 12, 5, 1}, {1, 72, 14, 14, 5, 2},
       {1, 16, 7, 7, 5, 1},    {1, 8, 5, 3, 7, 3},    {1, 19, 1, 1, 3, 1},  {2, 48, 40, 33, 5, 1},
       {1, 33, 6, 25, 4, 2},   {1, 16, 3, 64, 3, 2},
@@ -123,6 +123,13 @@ TEST_CASE("own depthwise kernels match direct loops on every path, shape and act
       // 1-3, or one group of 5-7: 68, 66, 77 and 78 interior pixels).
       {1, 24, 6, 70, 3, 1},   {1, 16, 5, 135, 5, 2}, {1, 24, 4, 79, 3, 1}, {1, 8, 3, 80, 3, 1},
   };
+  // Stride-1 maps up to 64 wide, 3x3 and 5x5 (read straight from the input, the taps outside the
+  // row left out: one group of 1-8 pixels, or groups of 8 and a last one 1-8 wide, the one before
+  // it 7 wide when a 5x5 row's last would be 1): every width up to 17 and some wider, on maps of 1
+  // to 6 rows (the kernel taller than the map, rows cut at the top and bottom); 65 takes the other paths.
+  for (int kernel : {3, 5})
+    for (int w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 24, 25, 33, 64, 65})
+      geometries.push_back({w % 3 == 0 ? 2 : 1, 16 + 8 * (w % 2), 1 + w % 6, w, kernel, 1});
   for (Path path : available_paths()) {
     for (int block : {8, 16}) {
       if (block % vector_width(path) != 0) continue;

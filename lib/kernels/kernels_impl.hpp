@@ -322,12 +322,14 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
 }
 
 // Floats of the zero-padded input copy that small feature maps are convolved from (on the stack),
-// and the widest output row convolved that way, for 5x5 and larger kernels and for smaller ones.
-// Measured in B4 and MobileNetV2 (per-layer profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster
-// than the unpadded path; 24x24 and 28x28 k3 10-25% slower (two edge pixels a row cost less than
-// the copy).
+// and the widest output row convolved that way, for the 5x5 and larger kernels that
+// depthwise_rows_edges does not take (strided ones). Measured in B4 and MobileNetV2 (per-layer
+// profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster than the unpadded path; 24x24 and 28x28
+// k3 10-25% slower (two edge pixels a row cost less than the copy). On a Zen 3 core the strided
+// 3x3 steps on maps up to 16 wide, which it took before, measured 23-30% faster without the copy
+// (14 -> 7 x 576, 28 -> 14 x 144; bench/PERFORMANCE_NOTES.md, eleventh sitting).
 constexpr int kPaddedFloats = 8192;
-constexpr int kPaddedMaxWidth = 64, kPaddedMaxWidthSmallKernel = 16;
+constexpr int kPaddedMaxWidth = 64;
 
 // Output rows [oh_begin, oh_end) of vector slice v from buf [rows][pw][W], a zero-padded copy of
 // the input whose row 0 is input row oh_begin * stride - pad_top and column 0 input column
@@ -344,7 +346,7 @@ void convolve_padded(const DepthwiseShape& s, const float* buf, int pw, const fl
   }
 }
 
-// Narrow feature maps (kPaddedMaxWidth, kPaddedMaxWidthSmallKernel: where the border pixels, which
+// Narrow feature maps (kPaddedMaxWidth: where the border pixels, which
 // take the slow edge path of depthwise_rows, are a large share): the band's input rows are copied,
 // one vector of channels and as many rows as fit in kPaddedFloats at a time, into a zero-padded
 // buffer and convolved from there. False (nothing done) when not even one output row's input rows
@@ -383,13 +385,138 @@ bool depthwise_rows_padded(const DepthwiseShape& s, const float* src, const floa
   return true;
 }
 
+// f(Count<n>{}) for n in [1, N] (N <= 8): a group size known at compile time, chosen at run time.
+template <int N, class F>
+inline void with_count(int n, const F& f) {
+  static_assert(N >= 1 && N <= 8, "group sizes 1 to 8");
+  switch (n) {
+    case 1: f(Count<1>{}); break;
+    case 2: if constexpr (N >= 2) f(Count<2>{}); break;
+    case 3: if constexpr (N >= 3) f(Count<3>{}); break;
+    case 4: if constexpr (N >= 4) f(Count<4>{}); break;
+    case 5: if constexpr (N >= 5) f(Count<5>{}); break;
+    case 6: if constexpr (N >= 6) f(Count<6>{}); break;
+    case 7: if constexpr (N >= 7) f(Count<7>{}); break;
+    case 8: if constexpr (N >= 8) f(Count<8>{}); break;
+    default: break;
+  }
+}
+
+// convolve_group for a K x K kernel, stride 1 and (K - 1) / 2 columns of padding on either side,
+// straight from the unpadded input: row(kh) points at the group's first pixel in input row kh
+// (pixels B floats apart). Left: the group starts the row, and its first pixels leave out the
+// taps left of it; Right: it ends the row, and its last pixels leave out the taps right of it.
+// Which taps are left out is known at compile time: no branch, no zeros, no copy.
+template <Activation A, int K, int P, bool Left, bool Right, class Row>
+inline void convolve_group_edges(const Row& row, int kh_lo, int kh_hi, const float* w, int B, V b, float* out,
+                                 V& sum) {
+  constexpr int pad = (K - 1) / 2;
+  V a[P];
+#pragma GCC unroll 8
+  for (int j = 0; j < P; ++j) a[j] = b;
+  for (int kh = kh_lo; kh < kh_hi; ++kh) {
+    const float* p = row(kh);
+    const float* wr = w + kh * K * B;
+#pragma GCC unroll 8
+    for (int kw = 0; kw < K; ++kw) {
+      const V wv = load(wr + kw * B);
+#pragma GCC unroll 8
+      for (int j = 0; j < P; ++j) {
+        if ((Left && j + kw < pad) || (Right && j + kw > P - 1 + pad)) continue;  // outside the row
+        a[j] += load(p + static_cast<std::ptrdiff_t>(j + kw - pad) * B) * wv;
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < P; ++j) {
+    a[j] = activate<A>(a[j]);
+    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
+    sum += a[j];
+  }
+}
+
+// Whether depthwise_rows_edges takes the shape: stride 1 with K x K kernels padded by (K - 1) / 2
+// on either side (TensorFlow SAME and PyTorch alike), rows of at most kEdgesMaxWidth pixels.
+constexpr int kEdgesMaxWidth = 64;
+
+template <int K, int S>
+inline bool edges_fit(const DepthwiseShape& s) {
+  return (K == 3 || K == 5) && S == 1 && s.pad_left == (K - 1) / 2 && s.in_w == s.out_w && s.in_h == s.out_h &&
+         s.out_w <= kEdgesMaxWidth;
+}
+
+// Output rows [oh_begin, oh_end) of one image's one channel block of a stride-1 map (edges_fit),
+// read straight from the input: each row in groups of kGroup pixels, the first leaving out the
+// taps left of the row, the last (1 to kGroup pixels, at least the padding: the one before it
+// gives up pixels when needed) those right of it; a row of at most kGroup pixels is one group
+// with both. Before, rows up to 16 pixels (64 with 5x5 kernels) were convolved from a zero-padded
+// copy (depthwise_rows_padded), which took 35-50% of their time, and wider ones took a slow path
+// for each border pixel (bench/PERFORMANCE_NOTES.md, tenth and eleventh sittings).
+template <int K, Activation A>
+void depthwise_rows_edges(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
+                          int oh_begin, int oh_end, float* sums) {
+  constexpr int pad = (K - 1) / 2;
+  const int B = s.block, in_h = s.in_h, width = s.out_w;
+  const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(width) * B;
+  // Groups: [0, first) with the left edge, full groups up to last_begin (the one before the last
+  // group kGroup - 1 wide when `shrink`), and [last_begin, width) with the right edge.
+  const int groups = (width + kGroup - 1) / kGroup;
+  const int rest = width - (groups - 1) * kGroup;
+  const int last = groups == 1 ? width : imax(rest, pad);
+  const bool shrink = groups > 1 && rest < pad;  // pad - rest is 1 (5x5: pad 2, rest 1)
+  const int last_begin = width - last;
+  for (int v = 0; v < B; v += W) {
+    const V b = load(bias + v);
+    V sum = splat(0.0f);
+    for (int oh = oh_begin; oh < oh_end; ++oh) {
+      const int ih0 = oh - s.pad_top;
+      const int kh_lo = ih0 < 0 ? -ih0 : 0;
+      const int kh_hi = ih0 + K > in_h ? in_h - ih0 : K;
+      const std::ptrdiff_t in = ih0 * row + v;  // offset of row ih0 (maybe negative: only rows kh_lo..kh_hi are read)
+      float* out = dst + static_cast<std::ptrdiff_t>(oh) * row + v;
+      auto at = [&](int ow0) {
+        return [&, ow0](int kh) { return src + (in + kh * row + static_cast<std::ptrdiff_t>(ow0) * B); };
+      };
+      if (groups == 1) {
+        with_count<kGroup>(width, [&](auto size) {
+          convolve_group_edges<A, K, decltype(size)::value, true, true>(at(0), kh_lo, kh_hi, w + v, B, b, out, sum);
+        });
+        continue;
+      }
+      int ow = 0;
+      if (shrink && last_begin == kGroup - 1) {
+        convolve_group_edges<A, K, kGroup - 1, true, false>(at(0), kh_lo, kh_hi, w + v, B, b, out, sum);
+        ow = kGroup - 1;
+      } else {
+        convolve_group_edges<A, K, kGroup, true, false>(at(0), kh_lo, kh_hi, w + v, B, b, out, sum);
+        ow = kGroup;
+      }
+      for (; ow + kGroup <= last_begin; ow += kGroup)
+        convolve_group_edges<A, K, kGroup, false, false>(at(ow), kh_lo, kh_hi, w + v, B, b,
+                                                         out + static_cast<std::ptrdiff_t>(ow) * B, sum);
+      if (ow < last_begin) {  // the shrunk group
+        convolve_group_edges<A, K, kGroup - 1, false, false>(at(ow), kh_lo, kh_hi, w + v, B, b,
+                                                             out + static_cast<std::ptrdiff_t>(ow) * B, sum);
+      }
+      with_count<kGroup>(last, [&](auto size) {
+        convolve_group_edges<A, K, decltype(size)::value, false, true>(at(last_begin), kh_lo, kh_hi, w + v, B, b,
+                                                                       out + static_cast<std::ptrdiff_t>(last_begin) * B, sum);
+      });
+    }
+    store(sums + v, load(sums + v) + sum);
+  }
+}
+
 void depthwise_band(const DepthwiseShape& s, const float* src, const float* w, const float* bias, float* dst,
                     int oh_begin, int oh_end, float* sums) {
   with_activation(s.activation, [&](auto act) {
     with_geometry(s.kernel, s.stride, [&](auto g) {
       constexpr Activation A = decltype(act)::value;
       constexpr int K = decltype(g)::kernel, S = decltype(g)::stride;
-      const bool padded = s.out_w <= (s.kernel >= 5 ? kPaddedMaxWidth : kPaddedMaxWidthSmallKernel);
+      if constexpr ((K == 3 || K == 5) && S == 1) {
+        if (edges_fit<K, S>(s)) return depthwise_rows_edges<K, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
+      }
+      const bool padded = s.kernel >= 5 && s.out_w <= kPaddedMaxWidth;
       if (padded && depthwise_rows_padded<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums)) return;
       depthwise_rows<K, S, A>(s, src, w, bias, dst, oh_begin, oh_end, sums);
     });
