@@ -406,7 +406,10 @@ inline void with_count(int n, const F& f) {
 // straight from the unpadded input: row(kh) points at the group's first pixel in input row kh
 // (pixels B floats apart). Left: the group starts the row, and its first pixels leave out the
 // taps left of it; Right: it ends the row, and its last pixels leave out the taps right of it.
-// Which taps are left out is known at compile time: no branch, no zeros, no copy.
+// Which taps are left out is known at compile time: no branch, no zeros, no copy. Not a mode of
+// convolve_group: dropping the taps needs the kernel columns unrolled at compile time, and
+// changes to the code GCC makes for convolve_group's groups have moved every other depthwise step
+// by 5-14% before (bench/PERFORMANCE_NOTES.md, eighth and ninth sittings).
 template <Activation A, int K, int P, bool Left, bool Right, class Row>
 inline void convolve_group_edges(const Row& row, int kh_lo, int kh_hi, const float* w, int B, V b, float* out,
                                  V& sum) {
