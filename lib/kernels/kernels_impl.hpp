@@ -326,7 +326,7 @@ void depthwise_rows(const DepthwiseShape& s, const float* src, const float* w, c
 // depthwise_rows_edges does not take (strided ones). Measured in B4 and MobileNetV2 (per-layer
 // profiles, 2 threads): 48x48 and 24x24 k5 15-25% faster than the unpadded path; 24x24 and 28x28
 // k3 10-25% slower (two edge pixels a row cost less than the copy). On a Zen 3 core the strided
-// 3x3 steps on maps up to 16 wide, which it took before, measured 23-30% faster without the copy
+// 3x3 steps on maps up to 16 wide, which it took before, measured 23-35% faster without the copy
 // (14 -> 7 x 576, 28 -> 14 x 144; bench/PERFORMANCE_NOTES.md, eleventh sitting).
 constexpr int kPaddedFloats = 8192;
 constexpr int kPaddedMaxWidth = 64;
