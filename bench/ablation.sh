@@ -29,6 +29,7 @@ variants=(
   "every expansion conv fused|--lowering fused-expand-all|"
   "oneDNN expansion convs|--lowering no-own-pointwise|"
   "oneDNN stem conv|--lowering no-own-stem|"
+  "oneDNN pool + classifier|--lowering no-own-classifier|"
   "own kernels: AVX2 path|--lowering kernels-avx2|"
   "own kernels: portable path|--lowering kernels-portable|"
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"

@@ -501,3 +501,79 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
   s.channels = 5;  // 1125 taps
   CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("at most 1024"));
 }
+
+TEST_CASE("own classifier kernel (pool + fully connected) matches direct loops on every path, shape and activation",
+          "[kernels]") {
+  // Reference: the global average pool and the fully connected layer + activation as direct loops
+  // in double.
+  struct Geometry { int batch, in_channels, outputs, pixels; };
+  // 1280 -> 1000 on 7 x 7 (MobileNetV2, B0); outputs not a multiple of the streams, of 2 threads'
+  // shares or of anything; inputs not a multiple of a vector; one input, one output, a 1 x 1 map.
+  const Geometry geometries[] = {{1, 1280, 1000, 49}, {3, 40, 19, 5}, {2, 33, 8, 1}, {1, 1, 1, 3}, {1, 100, 7, 64}};
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const Geometry& g : geometries) {
+        for (Activation a : {Activation::kNone, Activation::kRelu6, Activation::kSwish, Activation::kSigmoid}) {
+          ClassifierShape s;
+          s.batch = g.batch;
+          s.block = block;
+          s.in_channels = g.in_channels;
+          s.in_blocks = (g.in_channels + block - 1) / block;
+          s.pixels = g.pixels;
+          s.outputs = g.outputs;
+          s.activation = a;
+          INFO(to_string(path) << " block " << block << " batch " << g.batch << " " << g.in_channels << "->"
+                               << g.outputs << " over " << g.pixels << " pixels, activation " << static_cast<int>(a));
+          REQUIRE_NOTHROW(check(path, s));
+          const int row = classifier_row(s);
+          REQUIRE(row % 16 == 0);
+          REQUIRE(row >= g.in_channels);
+          std::mt19937 rng(6);
+          std::uniform_real_distribution<float> u(-1, 1);
+          std::vector<float> src(static_cast<size_t>(g.batch) * s.in_blocks * block * g.pixels, 0.0f);
+          auto at = [&](int n, int c, int p) {
+            return ((static_cast<size_t>(n) * s.in_blocks + c / block) * g.pixels + p) * block + c % block;
+          };
+          for (int n = 0; n < g.batch; ++n)
+            for (int c = 0; c < g.in_channels; ++c)
+              for (int p = 0; p < g.pixels; ++p) src[at(n, c, p)] = 3 * u(rng);
+          std::vector<float> w(static_cast<size_t>(g.outputs) * row, 0.0f), b(g.outputs);
+          for (int o = 0; o < g.outputs; ++o) {
+            b[o] = 0.5f * u(rng);
+            for (int c = 0; c < g.in_channels; ++c) w[static_cast<size_t>(o) * row + c] = u(rng) / 8;
+          }
+          std::vector<double> ref(static_cast<size_t>(g.batch) * g.outputs);
+          for (int n = 0; n < g.batch; ++n)
+            for (int o = 0; o < g.outputs; ++o) {
+              double acc = b[o];
+              for (int c = 0; c < g.in_channels; ++c) {
+                double mean = 0;
+                for (int p = 0; p < g.pixels; ++p) mean += src[at(n, c, p)];
+                acc += static_cast<double>(w[static_cast<size_t>(o) * row + c]) * (mean / g.pixels);
+              }
+              ref[static_cast<size_t>(n) * g.outputs + o] = act(a, acc);
+            }
+          auto run = [&](int threads) {
+            omp_set_num_threads(threads);
+            std::vector<float> dst(ref.size() + 1, 99.0f), scratch(static_cast<size_t>(g.batch) * s.in_blocks * block);
+            classifier(path, s, src.data(), w.data(), b.data(), dst.data(), scratch.data());
+            CHECK(dst.back() == 99.0f);  // nothing written past [batch][outputs]
+            dst.pop_back();
+            return dst;
+          };
+          const std::vector<float> one = run(1), two = run(2), three = run(3);
+          CHECK(max_error(one, ref) <= 1e-5);
+          CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+  omp_set_num_threads(2);
+  ClassifierShape wrong;
+  wrong.block = 16;
+  wrong.in_channels = 40;
+  wrong.in_blocks = 2;  // 32 channels of room for 40
+  CHECK_THROWS_WITH(check(Path::kPortable, wrong), Catch::Contains("inconsistent classifier shape"));
+}

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "bench.hpp"
@@ -104,7 +105,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
                                "no-own-pointwise", "own-pointwise-all", "no-fused-expand,own-pointwise-all",
-                               "no-own-stem"}) {
+                               "no-own-stem", "no-own-classifier"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
       NetworkOptions o;
@@ -167,7 +168,10 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(with_expand == 5);
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
-  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 5);
+  // The head's pool and the classifier: one own step.
+  CHECK(std::count_if(own.primitives().begin(), own.primitives().end(),
+                      [](const PrimitiveInfo& p) { return p.primitive == "own:classifier"; }) == 1);
+  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - 5 - 1);
   // The other expansion convs, stage 4's last two, stage 5's three and stages 6 and 7's five (on
   // 14 x 14 and 7 x 7 maps, below kOwnPointwiseMinPixels), have 154-885 KB of weights, at most
   // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten, except on the AVX-512 path,
@@ -179,14 +183,15 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   int all_with_expand = 0;
   for (const auto& p : all_fused.primitives()) all_with_expand += p.primitive == "own:expand+depthwise+se";
   CHECK(all_with_expand == 15);
-  CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15);
+  CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15 - 1);
   // no-fused-expand: every expansion conv is a step of its own.
   o.fuse_expand = FuseExpand::kOff;
   OnednnNetwork none_fused(g, o);
-  CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16);
+  CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16 - 1);
   o.fuse_expand = FuseExpand::kWide;
   o.own_depthwise = false;
   o.own_pointwise = false;
+  o.own_classifier = false;
   OnednnNetwork library(g, o);
   CHECK(library.primitives().size() == g.layers.size());
 }

@@ -227,6 +227,23 @@ void stem(Path path, const StemShape& shape, const float* src, const float* weig
   }
 }
 
+int classifier_row(const ClassifierShape& s) { return (s.in_channels + 15) / 16 * 16; }
+
+void check(Path path, const ClassifierShape& s) {
+  check_block(path, s.block);
+  if (s.batch < 1 || s.in_channels < 1 || s.in_blocks * s.block < s.in_channels || s.pixels < 1 || s.outputs < 1)
+    throw Error("inconsistent classifier shape");
+}
+
+void classifier(Path path, const ClassifierShape& shape, const float* src, const float* weights, const float* bias,
+                float* dst, float* scratch) {
+  switch (path) {
+    case Path::kAvx512: return avx512::classifier(shape, src, weights, bias, dst, scratch);
+    case Path::kAvx2: return avx2::classifier(shape, src, weights, bias, dst, scratch);
+    case Path::kPortable: return portable::classifier(shape, src, weights, bias, dst, scratch);
+  }
+}
+
 void scale_runs(Path path, const float* src, float* dst, std::size_t runs, int run, const int* channel,
                 const float* gate) {
   switch (path) {

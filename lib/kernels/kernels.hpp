@@ -67,7 +67,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 11;
+constexpr int kKernelsVersion = 12;
 
 std::string_view to_string(Path path);
 
@@ -230,6 +230,35 @@ void check(Path path, const StemShape& shape);
 /// weights: pack_panels of [channels][kernel][kernel][out_blocks * block] (the conv's weights with
 /// the output channel innermost, zero-padded); bias: [out_blocks * block].
 void stem(Path path, const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst);
+
+/// The network's end: the global average pool of a blocked activation and the fully connected
+/// layer after it, in one step. oneDNN 2.6 runs the batch-1 classifier as a matrix product (its
+/// gemm) that reads the weights as one stream, and memory on a shared VM gives one stream about
+/// half of what four give (bench/PERFORMANCE_NOTES.md, thirteenth sitting): here each thread reads
+/// its rows of the weights as kClassifierStreams streams side by side.
+struct ClassifierShape {
+  int batch = 1, block = 16;
+  int in_channels = 1, in_blocks = 1;
+  int pixels = 1;  ///< of the map the pool averages (h x w)
+  int outputs = 1;
+  Activation activation = Activation::kNone;
+};
+
+constexpr int kClassifierStreams = 4;
+
+/// Floats between two rows of the classifier's weights: in_channels rounded up to 16, so that each
+/// row starts on a cache line.
+int classifier_row(const ClassifierShape& shape);
+
+/// Throws Error when `shape` is outside what classifier() takes.
+void check(Path path, const ClassifierShape& shape);
+
+/// src: [batch][in_blocks][pixels][block]; weights: [outputs][classifier_row] (the layer's
+/// [outputs][in_channels], rows zero-padded); bias [outputs]; dst [batch][outputs] =
+/// activation(weights mean(src) + bias). `scratch`: batch x in_blocks x block floats (the pooled
+/// vectors). The sums add up in a fixed order, the same for any thread count.
+void classifier(Path path, const ClassifierShape& shape, const float* src, const float* weights, const float* bias,
+                float* dst, float* scratch);
 
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
 /// in any layout whose consecutive `run` elements share an input channel.

@@ -974,6 +974,85 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
   });
 }
 
+// Rows w[0..S) of the classifier's weights times the pooled vector x, into sums: the S rows are
+// read side by side, S streams for the hardware prefetcher.
+template <int S>
+inline void classifier_dots(const float* const* w, const float* x, int inputs, float* sums) {
+  const int whole = inputs / (2 * W) * (2 * W);
+  V a[S], b[S];
+  for (int r = 0; r < S; ++r) a[r] = b[r] = splat(0.0f);
+  for (int i = 0; i < whole; i += 2 * W) {
+    const V x0 = load(x + i), x1 = load(x + i + W);
+    for (int r = 0; r < S; ++r) {
+      a[r] += load(w[r] + i) * x0;
+      b[r] += load(w[r] + i + W) * x1;
+    }
+  }
+  for (int r = 0; r < S; ++r) {
+    const V v = a[r] + b[r];
+    float t = 0;
+    for (int k = 0; k < W; ++k) t += v[k];
+    for (int i = whole; i < inputs; ++i) t += w[r][i] * x[i];
+    sums[r] = t;
+  }
+}
+
+void classifier(const ClassifierShape& s, const float* src, const float* weights, const float* bias, float* dst,
+                float* pooled) {
+  const int B = s.block, padded = s.in_blocks * B, row = (s.in_channels + 15) / 16 * 16;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
+  const float inv_area = 1.0f / static_cast<float>(s.pixels);
+  const int planes = s.batch * s.in_blocks;
+  with_activation(s.activation, [&](auto act) {
+    constexpr Activation A = decltype(act)::value;
+#pragma omp parallel
+    {
+      // The pool: each channel block's pixels summed in order, four partial sums.
+#pragma omp for schedule(static)
+      for (int item = 0; item < planes; ++item) {
+        const float* in = src + item * plane;
+        for (int j = 0; j < B; j += W) {
+          V p0 = splat(0.0f), p1 = p0, p2 = p0, p3 = p0;
+          int p = 0;
+          for (; p + 4 <= s.pixels; p += 4) {
+            p0 += load(in + p * B + j);
+            p1 += load(in + (p + 1) * B + j);
+            p2 += load(in + (p + 2) * B + j);
+            p3 += load(in + (p + 3) * B + j);
+          }
+          for (; p < s.pixels; ++p) p0 += load(in + p * B + j);
+          store(pooled + item * B + j, ((p0 + p1) + (p2 + p3)) * inv_area);
+        }
+      }
+      // The fully connected layer: each thread a contiguous range of outputs, read as S streams.
+      constexpr int S = kClassifierStreams;
+      const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const int lo = static_cast<int>(static_cast<std::int64_t>(s.outputs) * t / threads);
+      const int hi = static_cast<int>(static_cast<std::int64_t>(s.outputs) * (t + 1) / threads);
+      const int q = (hi - lo) / S;
+      const float* w[S];
+      float sums[S];
+      for (int o = 0; o < q; ++o) {
+        for (int r = 0; r < S; ++r) w[r] = weights + static_cast<std::ptrdiff_t>(lo + r * q + o) * row;
+        for (int n = 0; n < s.batch; ++n) {
+          classifier_dots<S>(w, pooled + n * padded, s.in_channels, sums);
+          for (int r = 0; r < S; ++r) {
+            const int c = lo + r * q + o;
+            dst[n * s.outputs + c] = activate<A>(splat(sums[r] + bias[c]))[0];
+          }
+        }
+      }
+      for (int c = lo + S * q; c < hi; ++c) {
+        w[0] = weights + static_cast<std::ptrdiff_t>(c) * row;
+        for (int n = 0; n < s.batch; ++n) {
+          classifier_dots<1>(w, pooled + n * padded, s.in_channels, sums);
+          dst[n * s.outputs + c] = activate<A>(splat(sums[0] + bias[c]))[0];
+        }
+      }
+    }
+  });
+}
+
 void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {
   const auto n = static_cast<std::ptrdiff_t>(runs);
   if (run % W == 0) {

@@ -19,6 +19,8 @@
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \
                   const float* gate);                                                                       \
   void stem(const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst); \
+  void classifier(const ClassifierShape& shape, const float* src, const float* weights, const float* bias,   \
+                  float* dst, float* scratch);                                                            \
   }
 
 EFFSCALE_DECLARE_KERNEL_PATH(avx512)

@@ -760,11 +760,73 @@ struct OnednnNetwork::Impl {
         if (own_depthwise(graph.layers[index])) return lower_own_depthwise(index);
         lower_conv(index);
         break;
-      case LayerKind::kGlobalAvgPool: lower_pool(index); break;
+      case LayerKind::kGlobalAvgPool:
+        if (own_classifier(index)) return lower_own_classifier(index);
+        lower_pool(index);
+        break;
       case LayerKind::kChannelScale: lower_scale(index); break;
       case LayerKind::kFullyConnected: lower_fc(index); break;
     }
     return 1;
+  }
+
+  // Whether global average pool `index` and the fully connected layer reading its output run as
+  // one own kernel step.
+  bool own_classifier(int index) const {
+    const auto& L = graph.layers;
+    if (!options.own_classifier || options.layout != ActivationLayout::kBlocked || index + 1 >= static_cast<int>(L.size()))
+      return false;
+    const Layer &pool = L[index], &fc = L[index + 1];
+    if (pool.kind != LayerKind::kGlobalAvgPool || fc.kind != LayerKind::kFullyConnected || fc.input != pool.output ||
+        graph.tensors[pool.output].last_use != index + 1)
+      return false;
+    return kernels_take(classifier_shape(pool, fc));
+  }
+
+  kernels::ClassifierShape classifier_shape(const Layer& pool, const Layer& fc) const {
+    kernels::ClassifierShape shape;
+    shape.batch = batch();
+    shape.block = block();
+    shape.in_channels = fc.in_c;
+    shape.in_blocks = (fc.in_c + shape.block - 1) / shape.block;
+    shape.pixels = pool.in_h * pool.in_w;
+    shape.outputs = fc.out_c;
+    shape.activation = fc.activation;
+    return shape;
+  }
+
+  // The pool at `index` and the classifier after it as an own kernel step (kernels::classifier).
+  int lower_own_classifier(int index) {
+    const Layer &pool = graph.layers[index], &fc = graph.layers[index + 1];
+    const kernels::ClassifierShape shape = classifier_shape(pool, fc);
+    const int row = kernels::classifier_row(shape);
+    const FoldedWeights folded = fold_batch_norm(fc, make_layer_weights(graph, index + 1, options.seed));
+    // weights [outputs][row] (folded: [outputs][in_c]), then bias [outputs]
+    auto data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(fc.out_c) * row + fc.out_c, 0.0f);
+    float* weights = data->data();
+    float* bias = weights + static_cast<size_t>(fc.out_c) * row;
+    for (int o = 0; o < fc.out_c; ++o) {
+      bias[o] = folded.bias[o];
+      std::copy_n(folded.weights.begin() + static_cast<std::ptrdiff_t>(o) * fc.in_c, fc.in_c,
+                  weights + static_cast<size_t>(o) * row);
+    }
+    weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
+    const int src = source(pool.input, act_md(pool.in_c, pool.in_h, pool.in_w));
+    const int step_index = next_step();
+    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
+    tensor_value[fc.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    auto pooled = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(batch()) * shape.in_blocks * shape.block);
+    const kernels::Path path = kernel_path;
+    step.custom = [=, keep = std::make_pair(data, pooled)](float* const* v) {
+      kernels::classifier(path, shape, v[0], weights, bias, v[1], pooled->data());
+    };
+    step.info = {layer_name(pool) + "+" + layer_name(fc), "own:classifier", fmt::format("own:{}", to_string(path)),
+                 group_of(fc), static_cast<std::int64_t>(batch()) * fc.out_c * fc.in_c};
+    steps.push_back(std::move(step));
+    return 2;
   }
 
   // ---- storage ----
@@ -967,6 +1029,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-own-pointwise") o.own_pointwise = false;
     else if (item == "own-pointwise-all") o.own_pointwise_all = true;
     else if (item == "no-own-stem") o.own_stem = false;
+    else if (item == "no-own-classifier") o.own_classifier = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
@@ -978,7 +1041,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
-                              "no-own-stem, kernels-avx512, kernels-avx2, kernels-portable)", item));
+                              "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -997,6 +1060,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.own_pointwise != d.own_pointwise) on.push_back("no-own-pointwise");
   if (o.own_pointwise_all != d.own_pointwise_all) on.push_back("own-pointwise-all");
   if (o.own_stem != d.own_stem) on.push_back("no-own-stem");
+  if (o.own_classifier != d.own_classifier) on.push_back("no-own-classifier");
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));

@@ -65,6 +65,10 @@ struct NetworkOptions {
   /// Blocked layouts: the stem (a dense conv reading the plain image) runs as an own kernel step
   /// (kernels::stem), else as a oneDNN convolution.
   bool own_stem = true;
+  /// Blocked layouts: the global average pool before the classifier and the classifier (a fully
+  /// connected layer) run as one own kernel step (kernels::classifier), else as oneDNN's pooling
+  /// and inner product.
+  bool own_classifier = true;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
@@ -91,7 +95,7 @@ constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
-/// "no-own-stem", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
+/// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
 
