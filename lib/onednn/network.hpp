@@ -54,7 +54,10 @@ struct NetworkOptions {
   /// (kernels::expand_depthwise: the expanded tensor never goes to memory). kWide: before a
   /// depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster than the
   /// separate expansion and depthwise steps (strided since kernels v2; stride 1 since v5, once
-  /// each thread's ring was its own 64-byte aligned buffer: bench/PERFORMANCE_NOTES.md).
+  /// each thread's ring was its own 64-byte aligned buffer), stride 1 only on the AVX-512 path:
+  /// on a Zen 3 core with AVX2 the stride-1 fused steps measured 3-10% slower than the expansion
+  /// and depthwise steps apart, the strided ones faster (bench/PERFORMANCE_NOTES.md, twelfth and
+  /// thirteenth sittings).
   FuseExpand fuse_expand = FuseExpand::kWide;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
   /// kOwnPointwiseMinPixels or (except on the AVX-512 path) with weights of at most
