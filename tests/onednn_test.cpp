@@ -163,9 +163,10 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   // becomes a weight scaling where the projection's weights are under a quarter of the activation.
   // The expansion conv joins the step before the depthwise convs on maps at least 28 wide: stage 2
   // and 3's blocks (112 and 56 wide, 56 and 28) and stage 4's first (28), not stage 4's others (14)
-  // nor stage 6's first (14); off the AVX-512 path only before the strided ones (stage 2, 3 and
-  // 4's first blocks), and stage 2 and 3's second blocks' expansions are own pointwise steps
-  // (maps of at least kOwnPointwiseMinPixels).
+  // nor stage 6's first (14); off the AVX-512 path, stage 2 and 3's second blocks' expanded
+  // tensors (1.8 and 0.75 MB, before stride-1 depthwise convs) are under
+  // kFuseStride1MinExpandedBytes: only the strided blocks fuse, and those two expansions are own
+  // pointwise steps (maps of at least kOwnPointwiseMinPixels).
   const bool avx512 = kernels::best_path() == kernels::Path::kAvx512;
   const int expand_fused = avx512 ? 5 : 3;
   CHECK(fused + with_expand == 16);
@@ -181,6 +182,14 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten, except on the AVX-512 path,
   // where they stay oneDNN convolutions.
   CHECK(pointwise == (avx512 ? 0 : 10 + 2));
+  // At 320 x 320, stage 2's second block expands to 80 x 80 x 144 (3.7 MB): fused on every path.
+  {
+    const Graph big = expand(scale(builtin_baseline("efficientnet-b0"), {1.0, 1.0, 320}));
+    OnednnNetwork net(big, o);
+    int n = 0;
+    for (const auto& p : net.primitives()) n += p.primitive == "own:expand+depthwise+se";
+    CHECK(n == (avx512 ? 5 : 4));
+  }
   // fused-expand-all: each block's expansion conv joins the step (stage 1 has none).
   o.fuse_expand = FuseExpand::kAll;
   OnednnNetwork all_fused(g, o);

@@ -295,9 +295,11 @@ struct OnednnNetwork::Impl {
     const auto& L = graph.layers;
     if (options.fuse_expand == FuseExpand::kOff || index + 1 >= static_cast<int>(L.size())) return false;
     const Layer &e = L[index], &dw = L[index + 1];
-    if (options.fuse_expand == FuseExpand::kWide &&
-        (e.out_w < kFuseExpandMinWidth || (dw.stride == 1 && kernel_path != kernels::Path::kAvx512)))
-      return false;
+    if (options.fuse_expand == FuseExpand::kWide) {
+      const std::int64_t expanded = std::int64_t{e.out_h} * e.out_w * e.out_c * static_cast<std::int64_t>(sizeof(float));
+      if (e.out_w < kFuseExpandMinWidth) return false;
+      if (dw.stride == 1 && kernel_path != kernels::Path::kAvx512 && expanded < kFuseStride1MinExpandedBytes) return false;
+    }
     return e.kind == LayerKind::kConv && e.role == LayerRole::kExpand && e.kernel == 1 && e.stride == 1 &&
            e.groups == 1 && e.residual < 0 && dw.input == e.output && graph.tensors[e.output].last_use == index + 1 &&
            own_depthwise(dw) &&

@@ -54,10 +54,9 @@ struct NetworkOptions {
   /// (kernels::expand_depthwise: the expanded tensor never goes to memory). kWide: before a
   /// depthwise conv on a map at least kFuseExpandMinWidth wide, where it measured faster than the
   /// separate expansion and depthwise steps (strided since kernels v2; stride 1 since v5, once
-  /// each thread's ring was its own 64-byte aligned buffer), stride 1 only on the AVX-512 path:
-  /// on a Zen 3 core with AVX2 the stride-1 fused steps measured 3-10% slower than the expansion
-  /// and depthwise steps apart, the strided ones faster (bench/PERFORMANCE_NOTES.md, twelfth and
-  /// thirteenth sittings).
+  /// each thread's ring was its own 64-byte aligned buffer); off the AVX-512 path, before a
+  /// stride-1 depthwise conv only when the expanded tensor is at least
+  /// kFuseStride1MinExpandedBytes.
   FuseExpand fuse_expand = FuseExpand::kWide;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
   /// kOwnPointwiseMinPixels or (except on the AVX-512 path) with weights of at most
@@ -79,6 +78,14 @@ struct NetworkOptions {
 /// The narrowest expanded map whose expansion conv FuseExpand::kWide fuses: on narrower maps
 /// the expanded tensor stays in L2 anyway, and the fused kernel measured slower.
 constexpr int kFuseExpandMinWidth = 28;
+
+/// Off the AVX-512 path, the smallest expanded tensor (one image, float32) whose expansion conv
+/// FuseExpand::kWide fuses into a stride-1 depthwise step. On a Zen 3 core with AVX2, MobileNetV2's
+/// and B0's stride-1 fused steps (expanded tensors of 0.6-1.8 MB) measured 3-10% slower than the
+/// expansion and depthwise steps apart, the strided ones faster; B4's (3-7 MB) level with 1
+/// thread, and apart they would add 30 MB of memory traffic an inference, which two threads
+/// share (bench/PERFORMANCE_NOTES.md, twelfth and thirteenth sittings).
+constexpr std::int64_t kFuseStride1MinExpandedBytes = std::int64_t{2} << 20;
 
 /// The smallest map (height x width) whose expansion conv runs as an own pointwise step. Measured
 /// per layer against oneDNN's 1x1 convolution (bench/PERFORMANCE_NOTES.md): faster on maps from
