@@ -999,7 +999,7 @@ inline void classifier_dots(const float* const* w, const float* x, int inputs, f
 
 void classifier(const ClassifierShape& s, const float* src, const float* weights, const float* bias, float* dst,
                 float* pooled) {
-  const int B = s.block, padded = s.in_blocks * B, row = (s.in_channels + 15) / 16 * 16;
+  const int B = s.block, padded = s.in_blocks * B, row = classifier_row(s);
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
   const float inv_area = 1.0f / static_cast<float>(s.pixels);
   const int planes = s.batch * s.in_blocks;
