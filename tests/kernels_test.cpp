@@ -343,7 +343,9 @@ TEST_CASE("pack_panels cuts the transposed weights into panels of kPanelVectors 
 TEST_CASE("own pointwise kernel matches direct loops on every path, shape and activation", "[kernels]") {
   // Reference: the 1x1 convolution + activation as direct loops in double.
   struct Geometry { int batch, in_channels, channels, pixels; };
-  const Geometry geometries[] = {{1, 24, 144, 56 * 56}, {2, 40, 72, 131}, {1, 192, 1152, 49}, {1, 7, 9, 1}, {1, 33, 50, 300}};
+  // {2, 100, 300, 130}: more than 128 pixels, but weights more than twice the input: one chunk.
+  const Geometry geometries[] = {{1, 24, 144, 56 * 56}, {2, 40, 72, 131}, {1, 192, 1152, 49},
+                                 {1, 7, 9, 1},          {1, 33, 50, 300}, {2, 100, 300, 130}};
   for (Path path : available_paths()) {
     for (int block : {8, 16}) {
       if (block % vector_width(path) != 0) continue;

@@ -179,9 +179,12 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - expand_fused - 1);
   // The other expansion convs, stage 4's last two, stage 5's three and stages 6 and 7's five (on
   // 14 x 14 and 7 x 7 maps, below kOwnPointwiseMinPixels), have 154-885 KB of weights, at most
-  // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten, except on the AVX-512 path,
-  // where they stay oneDNN convolutions.
-  CHECK(pointwise == (avx512 ? 0 : 10 + 2));
+  // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten. On the AVX-512 path the
+  // head conv too (network.hpp).
+  CHECK(pointwise == (avx512 ? 10 + 1 : 10 + 2));
+  CHECK(std::count_if(own.primitives().begin(), own.primitives().end(), [&](const PrimitiveInfo& p) {
+          return p.name == "head" && p.primitive == "own:pointwise";
+        }) == (avx512 ? 1 : 0));
   // At 320 x 320, stage 2's second block expands to 80 x 80 x 144 (3.7 MB): fused on every path.
   {
     const Graph big = expand(scale(builtin_baseline("efficientnet-b0"), {1.0, 1.0, 320}));
@@ -207,6 +210,33 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   o.own_classifier = false;
   OnednnNetwork library(g, o);
   CHECK(library.primitives().size() == g.layers.size());
+}
+
+TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule says", "[onednn][kernels]") {
+  omp_set_num_threads(2);
+  const Graph g = expand(builtin_baseline("mobilenet-v2"));
+  for (const kernels::Path path : {kernels::Path::kAvx512, kernels::Path::kAvx2, kernels::Path::kPortable}) {
+    if (!kernels::available(path)) continue;
+    INFO("kernel path " << kernels::to_string(path));
+    NetworkOptions o;
+    o.kernel_path = path;
+    OnednnNetwork net(g, o);
+    const bool avx512 = path == kernels::Path::kAvx512;
+    std::vector<std::string> own;
+    for (const auto& p : net.primitives())
+      if (p.primitive == "own:pointwise") own.push_back(p.name);
+    // Its convs have ReLU6, not the swish. Off the AVX-512 path its 14 x 14 and 7 x 7 expansions
+    // (98-614 KB of weights, under kOwnPointwiseMaxSmallMapWeightBytes) are own steps, the head not;
+    // on it, the 7 x 7 ones (kOwnPointwiseAnyActivationMaxPixels) and the 7 x 7 head, not the 14 x 14.
+    const std::vector<std::string> seven = {"stage6.block2.expand", "stage6.block3.expand", "stage7.block1.expand"};
+    const std::vector<std::string> fourteen = {"stage4.block2.expand", "stage4.block3.expand", "stage4.block4.expand",
+                                               "stage5.block1.expand", "stage5.block2.expand", "stage5.block3.expand",
+                                               "stage6.block1.expand"};
+    auto has = [&](const std::string& name) { return std::find(own.begin(), own.end(), name) != own.end(); };
+    for (const auto& name : seven) CHECK(has(name));
+    for (const auto& name : fourteen) CHECK(has(name) == !avx512);
+    CHECK(has("head") == avx512);
+  }
 }
 
 TEST_CASE("B0 runs on no reference kernel and reorders no activation", "[onednn]") {

@@ -67,7 +67,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 12;
+constexpr int kKernelsVersion = 13;
 
 std::string_view to_string(Path path);
 

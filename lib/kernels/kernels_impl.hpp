@@ -919,12 +919,17 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
 void pointwise(const PointwiseShape& s, const float* src, const float* weights, const float* bias, float* dst) {
   // Work items: image x chunk of pixels x group of kVectors output vectors, the group innermost
   // (consecutive items share their input chunk). Pixel chunks of about 128 keep a chunk of the
-  // input in L1 on the early, narrow layers; on the late ones (one chunk) the threads split the
-  // output channels.
+  // input in L1 on the early, narrow layers. On the late ones the threads split the output
+  // channels (one chunk): maps of at most 128 pixels, and maps whose weights are more than twice
+  // their input, where with chunks each thread would read all the weights, and only half without
+  // (B4's 12 x 12 expansions, 1.8-4.8 MB of weights, with 2 threads 3-12% faster on a Zen 5 core,
+  // level with 1; bench/PERFORMANCE_NOTES.md, fifteenth sitting).
   constexpr int kChunk = 128;
   const int B = s.block, vectors = s.out_blocks * B / W;
   const int groups = (vectors + kVectors - 1) / kVectors;
-  const int chunks = (s.pixels + kChunk - 1) / kChunk;
+  const bool weights_dominate = static_cast<std::int64_t>(s.in_channels) * s.out_blocks * B >
+                                2 * static_cast<std::int64_t>(s.pixels) * s.in_blocks * B;
+  const int chunks = weights_dominate ? 1 : (s.pixels + kChunk - 1) / kChunk;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
   const int items = s.batch * chunks * groups;
   with_activation(s.activation, [&](auto act) {

@@ -410,18 +410,29 @@ struct OnednnNetwork::Impl {
     return (expand >= 0 ? 1 : 0) + (se ? 4 : 1);
   }
 
-  // Whether expansion conv `index` (1x1, stride 1, no shortcut) runs as an own pointwise step: on
-  // maps of at least kOwnPointwiseMinPixels; on smaller ones, off the AVX-512 path, when its
-  // weights are at most kOwnPointwiseMaxSmallMapWeightBytes.
+  // Whether 1x1 conv `index` (stride 1, no shortcut) runs as an own pointwise step: expansion convs
+  // on maps of at least kOwnPointwiseMinPixels; on smaller maps, and for the head conv, the rules
+  // of small_map_pointwise. own_pointwise_all: all of these, on every path.
   bool own_pointwise(int index) const {
     const Layer& l = graph.layers[index];
     if (!options.own_pointwise || options.layout != ActivationLayout::kBlocked || l.kind != LayerKind::kConv ||
-        l.role != LayerRole::kExpand || l.kernel != 1 || l.stride != 1 || l.groups != 1 || l.residual >= 0)
+        (l.role != LayerRole::kExpand && l.role != LayerRole::kHead) || l.kernel != 1 || l.stride != 1 ||
+        l.groups != 1 || l.residual >= 0)
       return false;
-    const auto bytes = static_cast<std::int64_t>(static_cast<std::int64_t>(l.in_c) * l.out_c * sizeof(float));
-    const bool small_map_ok = kernel_path != kernels::Path::kAvx512 && bytes <= kOwnPointwiseMaxSmallMapWeightBytes;
-    if (!options.own_pointwise_all && l.out_h * l.out_w < kOwnPointwiseMinPixels && !small_map_ok) return false;
+    const bool large_expand = l.role == LayerRole::kExpand && l.out_h * l.out_w >= kOwnPointwiseMinPixels;
+    if (!options.own_pointwise_all && !large_expand && !small_map_pointwise(l)) return false;
     return kernels_take(pointwise_shape(l));
+  }
+
+  // Off the AVX-512 path: expansion convs whose weights are at most
+  // kOwnPointwiseMaxSmallMapWeightBytes. On it: expansion and head convs with a swish, and on maps
+  // of at most kOwnPointwiseAnyActivationMaxPixels whatever their activation (network.hpp).
+  bool small_map_pointwise(const Layer& l) const {
+    if (kernel_path != kernels::Path::kAvx512) {
+      const auto bytes = static_cast<std::int64_t>(static_cast<std::int64_t>(l.in_c) * l.out_c * sizeof(float));
+      return l.role == LayerRole::kExpand && bytes <= kOwnPointwiseMaxSmallMapWeightBytes;
+    }
+    return l.activation == Activation::kSwish || l.out_h * l.out_w <= kOwnPointwiseAnyActivationMaxPixels;
   }
 
   kernels::PointwiseShape pointwise_shape(const Layer& l) const {
@@ -464,7 +475,7 @@ struct OnednnNetwork::Impl {
     return step;
   }
 
-  // A 1x1 expansion conv as an own kernel step (kernels::pointwise).
+  // A 1x1 expansion or head conv as an own kernel step (kernels::pointwise).
   int lower_own_pointwise(int index) {
     const Layer& l = graph.layers[index];
     const kernels::PointwiseShape shape = pointwise_shape(l);

@@ -59,9 +59,9 @@ struct NetworkOptions {
   /// kFuseStride1MinExpandedBytes.
   FuseExpand fuse_expand = FuseExpand::kWide;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
-  /// kOwnPointwiseMinPixels or (except on the AVX-512 path) with weights of at most
-  /// kOwnPointwiseMaxSmallMapWeightBytes (own_pointwise_all: every one), run as own kernel steps
-  /// (kernels::pointwise), else as oneDNN convolutions.
+  /// kOwnPointwiseMinPixels, and on smaller maps (and the head conv) as kOwnPointwiseMaxSmallMapWeightBytes
+  /// and kOwnPointwiseAnyActivationMaxPixels say (own_pointwise_all: every one), run as own kernel
+  /// steps (kernels::pointwise), else as oneDNN convolutions.
   bool own_pointwise = true;
   bool own_pointwise_all = false;
   /// Blocked layouts: the stem (a dense conv reading the plain image) runs as an own kernel step
@@ -87,19 +87,27 @@ constexpr int kFuseExpandMinWidth = 28;
 /// share (bench/PERFORMANCE_NOTES.md, twelfth and thirteenth sittings).
 constexpr std::int64_t kFuseStride1MinExpandedBytes = std::int64_t{2} << 20;
 
-/// The smallest map (height x width) whose expansion conv runs as an own pointwise step. Measured
-/// per layer against oneDNN's 1x1 convolution (bench/PERFORMANCE_NOTES.md): faster on maps from
-/// 17 x 17 up (the swish is cheaper, and the early layers are mostly swish), level on 14 x 14,
-/// slower on 7 x 7 to 9 x 9, where the layers are compute-bound and oneDNN's kernel is better.
+/// The smallest map (height x width) whose expansion conv runs as an own pointwise step whatever
+/// its activation and weights. Measured per layer against oneDNN's 1x1 convolution
+/// (bench/PERFORMANCE_NOTES.md): faster on maps from 17 x 17 up (the swish is cheaper, and the
+/// early layers are mostly swish).
 constexpr int kOwnPointwiseMinPixels = 15 * 15;
 
-/// On smaller maps, the expansion convs whose weights (in x out channels, float32) are at most
-/// this many bytes run as own pointwise steps too, on the AVX2 and portable paths. Measured on a
+/// On the AVX-512 path, on smaller maps: the expansion and head convs with a swish run as own
+/// pointwise steps, and those on maps of at most this many pixels with any activation. Measured
+/// on a Zen 5 core, kernels v12, per layer against oneDNN's 1x1 convolution with its post-op
+/// (bench/PERFORMANCE_NOTES.md, fifteenth sitting): with 1 thread B0's 14 x 14 and 7 x 7 swish
+/// expansions 9-20% faster, B4's 12 x 12 ones 4-7%, the swish head convs 3-7%; MobileNetV2's
+/// ReLU6 expansions 4-8% faster on 7 x 7, 2-7% slower on 14 x 14, its head level. (The second
+/// sitting's kernels v1 had measured slower on 7 x 7 to 9 x 9 maps.)
+constexpr int kOwnPointwiseAnyActivationMaxPixels = 8 * 8;
+
+/// Off the AVX-512 path, on smaller maps, the expansion convs whose weights (in x out channels,
+/// float32) are at most this many bytes run as own pointwise steps too. Measured on a
 /// Zen 3 core with AVX2 (kernels v8, weights in panels and the swish as one division;
 /// bench/PERFORMANCE_NOTES.md, seventh sitting): B0's 14 x 14 and 7 x 7 expansions (154-885 KB)
 /// 8-20% faster than oneDNN's convolution with its swish post-op, B4's 12 x 12 ones (1.8-3.2 MB,
-/// streamed from memory in every pass) level. Not on the AVX-512 path, where the own kernel
-/// measured slower on those maps (kOwnPointwiseMinPixels) and v8 was not measured.
+/// streamed from memory in every pass) level.
 constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 20;
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
