@@ -28,6 +28,7 @@ variants=(
   "expansion conv not fused|--lowering no-fused-expand|"
   "every expansion conv fused|--lowering fused-expand-all|"
   "oneDNN expansion convs|--lowering no-own-pointwise|"
+  "oneDNN small-map 1x1 convs|--lowering no-small-map-pointwise|"
   "oneDNN stem conv|--lowering no-own-stem|"
   "oneDNN pool + classifier|--lowering no-own-classifier|"
   "own kernels: AVX2 path|--lowering kernels-avx2|"

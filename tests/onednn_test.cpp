@@ -104,7 +104,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "se-inner-product", "no-inplace-scale,separate-residual,se-inner-product",
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
-                               "no-own-pointwise", "own-pointwise-all", "no-fused-expand,own-pointwise-all",
+                               "no-own-pointwise", "own-pointwise-all", "no-small-map-pointwise", "no-fused-expand,own-pointwise-all",
                                "no-own-stem", "no-own-classifier"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
@@ -236,6 +236,15 @@ TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule
     for (const auto& name : seven) CHECK(has(name));
     for (const auto& name : fourteen) CHECK(has(name) == !avx512);
     CHECK(has("head") == avx512);
+    // no-small-map-pointwise: every one of them oneDNN's.
+    apply_lowering_switches("no-small-map-pointwise", o);
+    OnednnNetwork off(g, o);
+    own.clear();
+    for (const auto& p : off.primitives())
+      if (p.primitive == "own:pointwise") own.push_back(p.name);
+    for (const auto& name : seven) CHECK_FALSE(has(name));
+    for (const auto& name : fourteen) CHECK_FALSE(has(name));
+    CHECK_FALSE(has("head"));
   }
 }
 

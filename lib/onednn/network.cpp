@@ -412,7 +412,8 @@ struct OnednnNetwork::Impl {
 
   // Whether 1x1 conv `index` (stride 1, no shortcut) runs as an own pointwise step: expansion convs
   // on maps of at least kOwnPointwiseMinPixels; on smaller maps, and for the head conv, the rules
-  // of small_map_pointwise. own_pointwise_all: all of these, on every path.
+  // of small_map_pointwise (options.small_map_pointwise). own_pointwise_all: all of these, on
+  // every path.
   bool own_pointwise(int index) const {
     const Layer& l = graph.layers[index];
     if (!options.own_pointwise || options.layout != ActivationLayout::kBlocked || l.kind != LayerKind::kConv ||
@@ -420,7 +421,8 @@ struct OnednnNetwork::Impl {
         l.groups != 1 || l.residual >= 0)
       return false;
     const bool large_expand = l.role == LayerRole::kExpand && l.out_h * l.out_w >= kOwnPointwiseMinPixels;
-    if (!options.own_pointwise_all && !large_expand && !small_map_pointwise(l)) return false;
+    if (!options.own_pointwise_all && !large_expand && !(options.small_map_pointwise && small_map_pointwise(l)))
+      return false;
     return kernels_take(pointwise_shape(l));
   }
 
@@ -1043,6 +1045,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-fused-expand") o.fuse_expand = FuseExpand::kOff;
     else if (item == "no-own-pointwise") o.own_pointwise = false;
     else if (item == "own-pointwise-all") o.own_pointwise_all = true;
+    else if (item == "no-small-map-pointwise") o.small_map_pointwise = false;
     else if (item == "no-own-stem") o.own_stem = false;
     else if (item == "no-own-classifier") o.own_classifier = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
@@ -1056,6 +1059,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
+                              "no-small-map-pointwise, "
                               "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -1074,6 +1078,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");
   if (o.own_pointwise != d.own_pointwise) on.push_back("no-own-pointwise");
   if (o.own_pointwise_all != d.own_pointwise_all) on.push_back("own-pointwise-all");
+  if (o.small_map_pointwise != d.small_map_pointwise) on.push_back("no-small-map-pointwise");
   if (o.own_stem != d.own_stem) on.push_back("no-own-stem");
   if (o.own_classifier != d.own_classifier) on.push_back("no-own-classifier");
   if (o.fuse_expand != d.fuse_expand)

@@ -64,6 +64,10 @@ struct NetworkOptions {
   /// steps (kernels::pointwise), else as oneDNN convolutions.
   bool own_pointwise = true;
   bool own_pointwise_all = false;
+  /// false: the small-map rules (kOwnPointwiseMaxSmallMapWeightBytes, kOwnPointwiseAnyActivationMaxPixels)
+  /// are off: the expansion convs under kOwnPointwiseMinPixels and the head conv run as oneDNN
+  /// convolutions.
+  bool small_map_pointwise = true;
   /// Blocked layouts: the stem (a dense conv reading the plain image) runs as an own kernel step
   /// (kernels::stem), else as a oneDNN convolution.
   bool own_stem = true;
@@ -113,6 +117,7 @@ constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
+/// "no-small-map-pointwise",
 /// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
