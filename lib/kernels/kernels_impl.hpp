@@ -922,8 +922,8 @@ void pointwise(const PointwiseShape& s, const float* src, const float* weights, 
   // input in L1 on the early, narrow layers. On the late ones the threads split the output
   // channels (one chunk): maps of at most 128 pixels, and maps whose weights are more than twice
   // their input, where with chunks each thread would read all the weights, and only half without
-  // (B4's 12 x 12 expansions, 1.8-4.8 MB of weights, with 2 threads 3-12% faster on a Zen 5 core,
-  // level with 1; bench/PERFORMANCE_NOTES.md, fifteenth sitting).
+  // (B4's 12 x 12 expansions, 1.8-4.8 MB of weights, with 2 threads 0-12% faster on a Zen 5 core,
+  // 7% in the median, level with 1; bench/PERFORMANCE_NOTES.md, fifteenth sitting).
   constexpr int kChunk = 128;
   const int B = s.block, vectors = s.out_blocks * B / W;
   const int groups = (vectors + kVectors - 1) / kVectors;

@@ -101,8 +101,9 @@ constexpr int kOwnPointwiseMinPixels = 15 * 15;
 /// pointwise steps, and those on maps of at most this many pixels with any activation. Measured
 /// on a Zen 5 core, kernels v12, per layer against oneDNN's 1x1 convolution with its post-op
 /// (bench/PERFORMANCE_NOTES.md, fifteenth sitting): with 1 thread B0's 14 x 14 and 7 x 7 swish
-/// expansions 9-20% faster, B4's 12 x 12 ones 4-7%, the swish head convs 3-7%; MobileNetV2's
-/// ReLU6 expansions 4-8% faster on 7 x 7, 2-7% slower on 14 x 14, its head level. (The second
+/// expansions 9-13% faster (8-20% with 2 threads), B4's 12 x 12 ones 1-6%, the swish head convs
+/// 2-7%; MobileNetV2's ReLU6 expansions 2-8% faster on 7 x 7, up to 8% slower on 14 x 14, its
+/// head level. (The second
 /// sitting's kernels v1 had measured slower on 7 x 7 to 9 x 9 maps.)
 constexpr int kOwnPointwiseAnyActivationMaxPixels = 8 * 8;
 
