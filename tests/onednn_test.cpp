@@ -220,11 +220,15 @@ TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule
     INFO("kernel path " << kernels::to_string(path));
     NetworkOptions o;
     o.kernel_path = path;
-    OnednnNetwork net(g, o);
     const bool avx512 = path == kernels::Path::kAvx512;
     std::vector<std::string> own;
-    for (const auto& p : net.primitives())
-      if (p.primitive == "own:pointwise") own.push_back(p.name);
+    auto collect = [&](const NetworkOptions& options) {
+      own.clear();
+      const OnednnNetwork net(g, options);
+      for (const auto& p : net.primitives())
+        if (p.primitive == "own:pointwise") own.push_back(p.name);
+    };
+    collect(o);
     // Its convs have ReLU6, not the swish. Off the AVX-512 path its 14 x 14 and 7 x 7 expansions
     // (98-614 KB of weights, under kOwnPointwiseMaxSmallMapWeightBytes) are own steps, the head not;
     // on it, the 7 x 7 ones (kOwnPointwiseAnyActivationMaxPixels) and the 7 x 7 head, not the 14 x 14.
@@ -238,10 +242,7 @@ TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule
     CHECK(has("head") == avx512);
     // no-small-map-pointwise: every one of them oneDNN's.
     apply_lowering_switches("no-small-map-pointwise", o);
-    OnednnNetwork off(g, o);
-    own.clear();
-    for (const auto& p : off.primitives())
-      if (p.primitive == "own:pointwise") own.push_back(p.name);
+    collect(o);
     for (const auto& name : seven) CHECK_FALSE(has(name));
     for (const auto& name : fourteen) CHECK_FALSE(has(name));
     CHECK_FALSE(has("head"));

@@ -927,8 +927,8 @@ void pointwise(const PointwiseShape& s, const float* src, const float* weights, 
   constexpr int kChunk = 128;
   const int B = s.block, vectors = s.out_blocks * B / W;
   const int groups = (vectors + kVectors - 1) / kVectors;
-  const bool weights_dominate = static_cast<std::int64_t>(s.in_channels) * s.out_blocks * B >
-                                2 * static_cast<std::int64_t>(s.pixels) * s.in_blocks * B;
+  const bool weights_dominate =
+      static_cast<std::int64_t>(s.in_channels) * s.out_blocks > 2 * static_cast<std::int64_t>(s.pixels) * s.in_blocks;
   const int chunks = weights_dominate ? 1 : (s.pixels + kChunk - 1) / kChunk;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
   const int items = s.batch * chunks * groups;

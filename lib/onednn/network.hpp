@@ -103,8 +103,7 @@ constexpr int kOwnPointwiseMinPixels = 15 * 15;
 /// (bench/PERFORMANCE_NOTES.md, fifteenth sitting): with 1 thread B0's 14 x 14 and 7 x 7 swish
 /// expansions 9-13% faster (8-20% with 2 threads), B4's 12 x 12 ones 1-6%, the swish head convs
 /// 2-7%; MobileNetV2's ReLU6 expansions 2-8% faster on 7 x 7, up to 8% slower on 14 x 14, its
-/// head level. (The second
-/// sitting's kernels v1 had measured slower on 7 x 7 to 9 x 9 maps.)
+/// head level. (The second sitting's kernels v1 had measured slower on 7 x 7 to 9 x 9 maps.)
 constexpr int kOwnPointwiseAnyActivationMaxPixels = 8 * 8;
 
 /// Off the AVX-512 path, on smaller maps, the expansion convs whose weights (in x out channels,
