@@ -27,6 +27,7 @@ variants=(
   "SE gate on the activation|--lowering no-gate-in-weights|"
   "expansion conv not fused|--lowering no-fused-expand|"
   "every expansion conv fused|--lowering fused-expand-all|"
+  "projection conv not fused|--lowering no-fused-project|"
   "oneDNN expansion convs|--lowering no-own-pointwise|"
   "oneDNN small-map 1x1 convs|--lowering no-small-map-pointwise|"
   "oneDNN stem conv|--lowering no-own-stem|"

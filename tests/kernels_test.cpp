@@ -254,62 +254,159 @@ TEST_CASE("kernel shapes outside the kernels' range are refused with the reason"
   CHECK(best_path(16) == best_path());
 }
 
+namespace {
+
+// A fused expansion + depthwise case: the block input src, the expansion's weights (transposed,
+// and in panels) and bias, and the depthwise Case whose src is the expansion's output, computed
+// in double (the reference the fused kernel is checked against).
+struct FusedCase {
+  DepthwiseShape shape;
+  ExpandShape expand;
+  std::vector<float> src, ew_panels, eb;
+  Case depthwise;
+};
+
+struct FusedGeometry {
+  int batch, in_channels, channels, h, w, kernel, stride;
+};
+
+FusedCase make_fused_case(Path path, int block, const FusedGeometry& g) {
+  FusedCase f;
+  const DepthwiseShape s = same_shape(g.batch, g.channels, block, g.h, g.w, g.kernel, g.stride, Activation::kSwish);
+  f.shape = s;
+  ExpandShape& e = f.expand;
+  e.in_channels = g.in_channels;
+  e.in_blocks = (g.in_channels + block - 1) / block;
+  e.activation = Activation::kRelu6;
+  const int padded = s.blocks * block, plane = s.in_h * s.in_w;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  f.src.assign(static_cast<size_t>(s.batch) * e.in_blocks * block * plane, 0.0f);
+  for (int n = 0; n < s.batch; ++n)
+    for (int ic = 0; ic < g.in_channels; ++ic)
+      for (int p = 0; p < plane; ++p)
+        f.src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block] = 2 * u(rng);
+  std::vector<float> ew(static_cast<size_t>(g.in_channels) * padded, 0.0f);
+  f.eb.assign(padded, 0.0f);
+  for (int c = 0; c < g.channels; ++c) {
+    f.eb[c] = 0.5f * u(rng);
+    for (int ic = 0; ic < g.in_channels; ++ic) ew[static_cast<size_t>(ic) * padded + c] = u(rng) / 2;
+  }
+  f.ew_panels = panels(path, ew, g.in_channels, padded);
+  f.depthwise = make_case(s, g.channels, 21);  // depthwise weights and bias; src replaced by the expansion
+  for (int n = 0; n < s.batch; ++n)
+    for (int ch = 0; ch < g.channels; ++ch)
+      for (int p = 0; p < plane; ++p) {
+        double a = f.eb[ch];
+        for (int ic = 0; ic < g.in_channels; ++ic)
+          a += static_cast<double>(ew[static_cast<size_t>(ic) * padded + ch]) *
+               f.src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block];
+        f.depthwise.src[((static_cast<size_t>(n) * s.blocks + ch / block) * plane + p) * block + ch % block] =
+            static_cast<float>(act(e.activation, a));
+      }
+  return f;
+}
+
+// expand_depthwise on `threads` threads into a buffer of `dst_floats` floats (first filled with 99).
+std::vector<float> run_fused(Path path, const FusedCase& f, int threads, size_t dst_floats,
+                             const Projection* project = nullptr) {
+  omp_set_num_threads(threads);
+  std::vector<float> dst(dst_floats, 99.0f);
+  std::vector<float> scratch(expand_depthwise_scratch_floats(path, f.shape, nullptr));
+  expand_depthwise(path, f.shape, f.expand, f.src.data(), f.ew_panels.data(), f.eb.data(), f.depthwise.weights.data(),
+                   f.depthwise.bias.data(), dst.data(), nullptr, nullptr, nullptr, scratch.data(), project);
+  return dst;
+}
+
+const FusedGeometry kFusedGeometries[] = {
+    {1, 16, 96, 23, 37, 3, 2}, {2, 24, 40, 19, 17, 5, 1}, {1, 40, 72, 14, 13, 5, 2},
+    {1, 7, 8, 5, 3, 7, 3},     {1, 19, 33, 1, 1, 3, 1},   {1, 12, 24, 3, 30, 3, 2},
+};
+
+}  // namespace
+
 TEST_CASE("own fused expansion + depthwise kernel matches direct loops, and 1, 2 and 3 threads give the same bits", "[kernels]") {
   // Reference: the 1x1 expansion conv + activation in double, then the direct depthwise loops above.
-  struct Geometry { int batch, in_channels, channels, h, w, kernel, stride; };
-  const Geometry geometries[] = {
-      {1, 16, 96, 23, 37, 3, 2}, {2, 24, 40, 19, 17, 5, 1}, {1, 40, 72, 14, 13, 5, 2},
-      {1, 7, 8, 5, 3, 7, 3},     {1, 19, 33, 1, 1, 3, 1},   {1, 12, 24, 3, 30, 3, 2},
-  };
   for (Path path : available_paths()) {
     for (int block : {8, 16}) {
       if (block % vector_width(path) != 0) continue;
-      for (const Geometry& g : geometries) {
-        const DepthwiseShape s = same_shape(g.batch, g.channels, block, g.h, g.w, g.kernel, g.stride, Activation::kSwish);
+      for (const FusedGeometry& g : kFusedGeometries) {
+        const FusedCase f = make_fused_case(path, block, g);
+        const DepthwiseShape& s = f.shape;
         INFO(to_string(path) << " block " << block << " " << g.h << "x" << g.w << " " << g.in_channels << "->"
                              << g.channels << " k" << g.kernel << " s" << g.stride);
         REQUIRE(expand_fits(path, s));
-        ExpandShape e;
-        e.in_channels = g.in_channels;
-        e.in_blocks = (g.in_channels + block - 1) / block;
-        e.activation = Activation::kRelu6;
-        const int padded = s.blocks * block, plane = s.in_h * s.in_w;
-        std::mt19937 rng(9);
-        std::uniform_real_distribution<float> u(-1, 1);
-        std::vector<float> src(static_cast<size_t>(s.batch) * e.in_blocks * block * plane, 0.0f);
-        for (int n = 0; n < s.batch; ++n)
-          for (int ic = 0; ic < g.in_channels; ++ic)
-            for (int p = 0; p < plane; ++p)
-              src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block] = 2 * u(rng);
-        std::vector<float> ew(static_cast<size_t>(g.in_channels) * padded, 0.0f), eb(padded, 0.0f);
-        for (int c = 0; c < g.channels; ++c) {
-          eb[c] = 0.5f * u(rng);
-          for (int ic = 0; ic < g.in_channels; ++ic) ew[static_cast<size_t>(ic) * padded + c] = u(rng) / 2;
-        }
-        const std::vector<float> ew_panels = panels(path, ew, g.in_channels, padded);
-        Case c = make_case(s, g.channels, 21);  // depthwise weights and bias; src replaced by the expansion
-        for (int n = 0; n < s.batch; ++n)
-          for (int ch = 0; ch < g.channels; ++ch)
-            for (int p = 0; p < plane; ++p) {
-              double a = eb[ch];
-              for (int ic = 0; ic < g.in_channels; ++ic)
-                a += static_cast<double>(ew[static_cast<size_t>(ic) * padded + ch]) *
-                     src[((static_cast<size_t>(n) * e.in_blocks + ic / block) * plane + p) * block + ic % block];
-              c.src[((static_cast<size_t>(n) * s.blocks + ch / block) * plane + p) * block + ch % block] =
-                  static_cast<float>(act(e.activation, a));
-            }
-        auto run = [&](int threads) {
-          omp_set_num_threads(threads);
-          std::vector<float> dst(static_cast<size_t>(s.batch) * padded * s.out_h * s.out_w, 99.0f);
-          std::vector<float> scratch(expand_depthwise_scratch_floats(path, s, nullptr));
-          expand_depthwise(path, s, e, src.data(), ew_panels.data(), eb.data(), c.weights.data(), c.bias.data(), dst.data(),
-                           nullptr, nullptr, nullptr, scratch.data());
-          return dst;
-        };
-        const std::vector<float> one = run(1), two = run(2), three = run(3);
-        CHECK(max_error(two, reference_depthwise(c)) <= 1e-5);
+        const size_t floats = static_cast<size_t>(s.batch) * s.blocks * block * s.out_h * s.out_w;
+        const std::vector<float> one = run_fused(path, f, 1, floats), two = run_fused(path, f, 2, floats),
+                                 three = run_fused(path, f, 3, floats);
+        CHECK(max_error(two, reference_depthwise(f.depthwise)) <= 1e-5);
         CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
         CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+  omp_set_num_threads(2);
+}
+
+TEST_CASE("own fused expansion + depthwise + projection matches direct loops, with and without a shortcut", "[kernels]") {
+  // Reference: the depthwise reference above (double), then the 1x1 projection conv in double:
+  // dst = activation(sum over channels of weights x depthwise + bias + residual).
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const FusedGeometry& g : kFusedGeometries) {
+        for (int outputs : {24, 5, 51}) {
+          for (bool shortcut : {false, true}) {
+            const FusedCase f = make_fused_case(path, block, g);
+            const DepthwiseShape& s = f.shape;
+            const Activation pa = shortcut ? Activation::kNone : Activation::kRelu;
+            INFO(to_string(path) << " block " << block << " " << g.h << "x" << g.w << " " << g.in_channels << "->"
+                                 << g.channels << "->" << outputs << " k" << g.kernel << " s" << g.stride
+                                 << (shortcut ? " with shortcut" : ""));
+            const int out_blocks = (outputs + block - 1) / block, out_padded = out_blocks * block;
+            const int plane = s.out_h * s.out_w;
+            std::mt19937 rng(31);
+            std::uniform_real_distribution<float> u(-1, 1);
+            std::vector<float> pw(static_cast<size_t>(g.channels) * out_padded, 0.0f), pb(out_padded, 0.0f);
+            for (int o = 0; o < outputs; ++o) {
+              pb[o] = 0.2f * u(rng);
+              for (int c = 0; c < g.channels; ++c) pw[static_cast<size_t>(c) * out_padded + o] = u(rng) / 4;
+            }
+            const std::vector<float> pw_panels = panels(path, pw, g.channels, out_padded);
+            const size_t floats = static_cast<size_t>(s.batch) * out_padded * plane;
+            std::vector<float> residual(floats, 0.0f);
+            for (size_t i = 0; i < floats; ++i)
+              if (static_cast<int>(i / (static_cast<size_t>(plane) * block) % out_blocks) * block +
+                      static_cast<int>(i % block) < outputs)
+                residual[i] = u(rng);
+            Projection pj;
+            pj.in_channels = g.channels;
+            pj.out_blocks = out_blocks;
+            pj.activation = pa;
+            pj.weights = pw_panels.data();
+            pj.bias = pb.data();
+            pj.residual = shortcut ? residual.data() : nullptr;
+
+            const std::vector<double> mid = reference_depthwise(f.depthwise);
+            std::vector<double> expected(floats, 0.0);
+            for (int n = 0; n < s.batch; ++n)
+              for (int o = 0; o < outputs; ++o)
+                for (int p = 0; p < plane; ++p) {
+                  double a = pb[o];
+                  for (int c = 0; c < g.channels; ++c)
+                    a += static_cast<double>(pw[static_cast<size_t>(c) * out_padded + o]) *
+                         mid[((static_cast<size_t>(n) * s.blocks + c / block) * plane + p) * block + c % block];
+                  const size_t at = ((static_cast<size_t>(n) * out_blocks + o / block) * plane + p) * block + o % block;
+                  if (shortcut) a += residual[at];
+                  expected[at] = act(pa, a);
+                }
+            const std::vector<float> one = run_fused(path, f, 1, floats, &pj), two = run_fused(path, f, 2, floats, &pj),
+                                     three = run_fused(path, f, 3, floats, &pj);
+            CHECK(max_error(two, expected) <= 1e-5);  // padded output channels come out zero too
+            CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+            CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+          }
+        }
       }
     }
   }

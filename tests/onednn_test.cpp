@@ -105,6 +105,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
                                "no-own-pointwise", "own-pointwise-all", "no-small-map-pointwise", "no-fused-expand,own-pointwise-all",
+                               "no-fused-project", "fused-expand-all,no-fused-project",
                                "no-own-stem", "no-own-classifier"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
@@ -246,6 +247,45 @@ TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule
     for (const auto& name : seven) CHECK_FALSE(has(name));
     for (const auto& name : fourteen) CHECK_FALSE(has(name));
     CHECK_FALSE(has("head"));
+  }
+}
+
+TEST_CASE("MobileNetV2's fused expansion steps take the projection after them, B0's (with SE) do not", "[onednn][kernels]") {
+  omp_set_num_threads(2);
+  const Graph mb = expand(builtin_baseline("mobilenet-v2"));
+  const Graph b0 = expand(builtin_baseline("efficientnet-b0"));
+  for (const kernels::Path path : kernels::available_paths()) {
+    INFO("kernel path " << kernels::to_string(path));
+    NetworkOptions o;
+    o.kernel_path = path;
+    // Names of the steps that fuse an expansion, and of those among them that end in the projection.
+    auto fused = [&](const Graph& g, const NetworkOptions& options) {
+      std::pair<std::vector<std::string>, std::vector<std::string>> names;
+      const OnednnNetwork net(g, options);
+      for (const auto& p : net.primitives()) {
+        if (p.primitive.rfind("own:expand+depthwise", 0) != 0) continue;
+        names.first.push_back(p.name);
+        if (p.primitive == "own:expand+depthwise+project") names.second.push_back(p.name);
+      }
+      return names;
+    };
+    const auto [mb_fused, mb_projected] = fused(mb, o);
+    CHECK(mb_fused.size() >= 2);        // the strided 112x112 and 56x56 blocks fuse on every path
+    CHECK(mb_projected == mb_fused);    // none has SE: each takes its projection
+    if (path == kernels::Path::kAvx512) {
+      const std::vector<std::string> expected = {
+          "stage2.block1.expand+depthwise+project", "stage2.block2.expand+depthwise+project",
+          "stage3.block1.expand+depthwise+project", "stage3.block2.expand+depthwise+project",
+          "stage3.block3.expand+depthwise+project", "stage4.block1.expand+depthwise+project"};
+      CHECK(mb_projected == expected);
+    }
+    const auto [b0_fused, b0_projected] = fused(b0, o);
+    CHECK_FALSE(b0_fused.empty());
+    CHECK(b0_projected.empty());        // the SE gate needs the whole depthwise output first
+    apply_lowering_switches("no-fused-project", o);
+    const auto [off_fused, off_projected] = fused(mb, o);
+    CHECK(off_fused.size() == mb_fused.size());
+    CHECK(off_projected.empty());
   }
 }
 

@@ -171,18 +171,20 @@ void depthwise_se(Path path, const DepthwiseShape& shape, const SeShape* se, con
 
 void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& e, const float* src,
                       const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
-                      float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch) {
+                      float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch,
+                      const Projection* project) {
+  if (project && se) throw Error("expand_depthwise: a projection cannot follow an SE path");
   const int threads = std::max(1, omp_get_max_threads());
   switch (path) {
     case Path::kAvx512:
       return avx512::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                      scratch, threads);
+                                      scratch, threads, project);
     case Path::kAvx2:
       return avx2::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                    scratch, threads);
+                                    scratch, threads, project);
     case Path::kPortable:
       return portable::expand_depthwise(shape, e, src, expand_weights, expand_bias, weights, bias, dst, se, sw, gate,
-                                        scratch, threads);
+                                        scratch, threads, project);
   }
 }
 

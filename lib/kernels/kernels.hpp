@@ -3,7 +3,8 @@
 // (bench/PERFORMANCE_NOTES.md, issue 14): the depthwise convolution with its activation and the
 // squeeze-and-excitation average pool in one pass over the blocked activation, the SE gate's two
 // small fully connected layers, the gate applied to a projection's weights instead of to the
-// activation, the 1x1 expansion conv fused into the depthwise conv after it, the 1x1 expansion
+// activation, the 1x1 expansion conv fused into the depthwise conv after it (and, in blocks
+// without SE, the projection conv after that), the 1x1 expansion
 // conv alone (its swish cheaper than oneDNN's), and the stem (a dense conv from the plain image,
 // which oneDNN's kernel runs far below the FMA rate). Plain arrays in and out, no oneDNN here;
 // the lowering (onednn/network.cpp) decides where they replace primitives.
@@ -67,7 +68,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 13;
+constexpr int kKernelsVersion = 14;
 
 std::string_view to_string(Path path);
 
@@ -168,16 +169,32 @@ constexpr std::size_t kMaxRingBytes = std::size_t{2} << 20;
 /// most kMaxRingBytes.
 bool expand_fits(Path path, const DepthwiseShape& shape);
 
+/// The 1x1 projection conv after the depthwise conv of a block without SE, fused into
+/// expand_depthwise: each output row of the depthwise conv goes to a buffer of the thread's (after
+/// its ring) instead of dst, and is projected from there (the own pointwise kernel's register
+/// tile) into dst = activation(weights^T row + bias + residual), [batch][out_blocks][out_h][out_w]
+/// [block]. The depthwise output is never stored.
+struct Projection {
+  int in_channels = 1;  ///< real channels of the depthwise output (the projection's inputs)
+  int out_blocks = 1;
+  Activation activation = Activation::kNone;  ///< must map 0 to 0, as pointwise()'s
+  const float* weights = nullptr;   ///< pack_panels of [in_channels][out_blocks * block]
+  const float* bias = nullptr;      ///< [out_blocks * block]
+  const float* residual = nullptr;  ///< dst's layout, added before the activation; null: none
+};
+
 /// src: the block input [batch][in_blocks][in_h][in_w][block] (the depthwise shape's in_h, in_w);
 /// expand_weights: pack_panels of [in_channels][blocks * block] (the expansion's weights
 /// transposed, zero-padded);
 /// expand_bias: [blocks * block]; the rest as depthwise_se (se null: no SE, gate unused).
 /// `scratch`: expand_depthwise_scratch_floats. Each thread's ring (at most kMaxRingBytes) is its
 /// own buffer, kept by that thread between calls (thread_ring). The SE channel sums add up row by row in
-/// order: the same bits for any thread count.
+/// order: the same bits for any thread count. project: the projection after it (se must be null),
+/// dst its output.
 void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape& expand, const float* src,
                       const float* expand_weights, const float* expand_bias, const float* weights, const float* bias,
-                      float* dst, const SeShape* se, const SeWeights* se_weights, float* gate, float* scratch);
+                      float* dst, const SeShape* se, const SeWeights* se_weights, float* gate, float* scratch,
+                      const Projection* project = nullptr);
 
 std::size_t expand_depthwise_scratch_floats(Path path, const DepthwiseShape& shape, const SeShape* se);
 

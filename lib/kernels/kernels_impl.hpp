@@ -614,18 +614,27 @@ constexpr int kVectors = kPanelVectors;
 // other); out points at the first pixel in channel block 0 (pixels B floats apart, blocks
 // out_plane apart). out = activation(bias + sum). PS: the pixel stride known at compile time (0:
 // not), so that the offsets are immediates, not registers. O2 > 0: the tile also takes the O2
-// vectors after them, from the next panel w2 (a panel of O2 vectors).
-template <int P, int O, Activation EA, int PS, int O2 = 0, class Taps>
+// vectors after them, from the next panel w2 (a panel of O2 vectors). R: res (laid out as out, at
+// the same offsets) is added to bias + sum before the activation, as oneDNN's sum post-op.
+template <int P, int O, Activation EA, int PS, int O2 = 0, bool R = false, class Taps>
 inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, const float* bias, int j0,
-                         int B, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr) {
+                         int B, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr,
+                         const float* res = nullptr) {
   constexpr int N = O + O2;
   const std::ptrdiff_t ps = PS ? PS : pixel_stride;
   V acc[P][N];
 #pragma GCC unroll 8
   for (int o = 0; o < N; ++o) {
     const V b = load(bias + (j0 + o) * W);
+    const int v = (j0 + o) * W;
 #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) acc[p][o] = b;
+    for (int p = 0; p < P; ++p) {
+      if constexpr (R) {
+        acc[p][o] = b + load(res + (v / B) * out_plane + v % B + p * B);
+      } else {
+        acc[p][o] = b;
+      }
+    }
   }
   const float* wr = w;
   const float* wr2 = w2;
@@ -656,14 +665,15 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
 // Output vectors [j0, j0 + O + O2) of pixels [0, columns) (w: their panel; w2: the next, of O2
 // vectors, when O2 > 0): tiles of PX pixels, then 4, 2 and 1. taps_at(x) is the taps of pixel x
 // (product_tile).
-template <int O, Activation EA, int PS, int PX, int O2 = 0, class TapsAt>
+template <int O, Activation EA, int PS, int PX, int O2 = 0, bool R = false, class TapsAt>
 inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, const float* bias, int j0,
-                            int B, int columns, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr) {
+                            int B, int columns, float* out, std::ptrdiff_t out_plane, const float* w2 = nullptr,
+                            const float* res = nullptr) {
   int x = 0;
   auto tile = [&](auto size) {
     constexpr int P = decltype(size)::value;
-    product_tile<P, O, EA, PS, O2>(taps_at(x), ps, w, bias, j0, B, out + static_cast<std::ptrdiff_t>(x) * B,
-                                   out_plane, w2);
+    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(x) * B;
+    product_tile<P, O, EA, PS, O2, R>(taps_at(x), ps, w, bias, j0, B, out + at, out_plane, w2, R ? res + at : nullptr);
     x += P;
   };
   while (x + PX <= columns) tile(Count<PX>{});
@@ -676,17 +686,21 @@ inline void product_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const floa
 
 // Output vectors [j_begin, j_end) of pixels [0, columns), one panel at a time (each panel of the
 // weights serves every pixel), in tiles of PX pixels. w: the weights in panels (pack_panels) of
-// `inputs` rows; j_begin starts a panel, and j_end ends one or is the last vector.
-template <Activation EA, int PS, int PX, class TapsAt>
+// `inputs` rows; j_begin starts a panel, and j_end ends one or is the last vector. R: the residual
+// res added (product_tile).
+template <Activation EA, int PS, int PX, bool R = false, class TapsAt>
 inline void product_vectors(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, int inputs, const float* bias,
-                            int j_begin, int j_end, int B, int columns, float* out, std::ptrdiff_t out_plane) {
+                            int j_begin, int j_end, int B, int columns, float* out, std::ptrdiff_t out_plane,
+                            const float* res = nullptr) {
   auto panel = [&](int j) { return w + static_cast<std::ptrdiff_t>(j) * W * inputs; };
   int j = j_begin;
   for (; j + kVectors <= j_end; j += kVectors)
-    product_columns<kVectors, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
+    product_columns<kVectors, EA, PS, PX, 0, R>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane, nullptr, res);
   static_assert(kVectors == 3, "the panels left after the full ones: one of 2 or 1 vectors");
-  if (j + 2 == j_end) product_columns<2, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
-  if (j + 1 == j_end) product_columns<1, EA, PS, PX>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane);
+  if (j + 2 == j_end)
+    product_columns<2, EA, PS, PX, 0, R>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane, nullptr, res);
+  if (j + 1 == j_end)
+    product_columns<1, EA, PS, PX, 0, R>(taps_at, ps, panel(j), bias, j, B, columns, out, out_plane, nullptr, res);
 }
 
 // The taps of a 1x1 conv over a blocked activation: pixel x's input channels, in points at pixel 0
@@ -812,13 +826,27 @@ __attribute__((noinline)) void depthwise_ring_row(const DepthwiseShape& s, const
   }
 }
 
+// One output row of the depthwise conv (mid [blocks][out_w][block]) projected into out (the row's
+// first pixel in block 0 of the projection's output, blocks out_plane apart), res at the same
+// offsets in the residual when R.
+template <Activation PA, bool R>
+__attribute__((noinline)) void project_row(const DepthwiseShape& s, const Projection& pj, const float* mid, float* out,
+                                           const float* res, std::ptrdiff_t out_plane) {
+  const int B = s.block;
+  product_vectors<PA, 0, kPixels, R>(blocked_taps(mid, static_cast<std::ptrdiff_t>(s.out_w) * B, pj.in_channels, B), B,
+                                     pj.weights, pj.in_channels, pj.bias, 0, pj.out_blocks * B / W, B, s.out_w, out,
+                                     out_plane, res);
+}
+
 // Output rows [oh_begin, oh_end) of image n, every channel block: each input row the window
 // reaches is expanded once into a ring of `kernel` zero-padded rows (ring [kernel][blocks][pw][block],
-// this thread's), then each output row is convolved from the ring.
+// this thread's), then each output row is convolved from the ring. With a projection (pj), each
+// output row goes to mid ([blocks][out_w][block], this thread's) and is projected from there into
+// out (the image's projection output), res the image's residual (or null).
 template <int K, int S, Activation A, Activation EA>
 void expand_depthwise_rows(const DepthwiseShape& s, const ExpandShape& e, const float* image, const float* ew,
                            const float* eb, const float* w, const float* bias, float* out, int oh_begin, int oh_end,
-                           float* ring, float* row_sums) {
+                           float* ring, float* row_sums, const Projection* pj, float* mid, const float* res) {
   const int B = s.block, k = K ? K : s.kernel, st = S ? S : s.stride;
   const int pw = padded_width(s);
   const std::ptrdiff_t ring_plane = static_cast<std::ptrdiff_t>(pw) * B;
@@ -841,9 +869,22 @@ void expand_depthwise_rows(const DepthwiseShape& s, const ExpandShape& e, const 
       expand_row<EA>(s, e, image, ih, columns, ew, eb, ring + (ih % k) * ring_row, pw);
     next = imax(next, hi);
     for (int ih = lo; ih < hi; ++ih) rows[ih - ih0] = ring + (ih % k) * ring_row;
-    depthwise_ring_row<K, S, A>(s, rows, lo - ih0, hi - ih0, pw, w, bias,
-                                out + static_cast<std::ptrdiff_t>(oh) * s.out_w * B, out_plane,
+    const std::ptrdiff_t row_at = static_cast<std::ptrdiff_t>(oh) * s.out_w * B;
+    if (!pj) {
+      depthwise_ring_row<K, S, A>(s, rows, lo - ih0, hi - ih0, pw, w, bias, out + row_at, out_plane,
+                                  row_sums + static_cast<std::ptrdiff_t>(oh) * s.blocks * B);
+      continue;
+    }
+    depthwise_ring_row<K, S, A>(s, rows, lo - ih0, hi - ih0, pw, w, bias, mid, static_cast<std::ptrdiff_t>(s.out_w) * B,
                                 row_sums + static_cast<std::ptrdiff_t>(oh) * s.blocks * B);
+    with_activation(pj->activation, [&](auto act) {
+      constexpr Activation PA = decltype(act)::value;
+      if (res) {
+        project_row<PA, true>(s, *pj, mid, out + row_at, res + row_at, out_plane);
+      } else {
+        project_row<PA, false>(s, *pj, mid, out + row_at, nullptr, out_plane);
+      }
+    });
   }
 }
 
@@ -868,19 +909,24 @@ void depthwise_se(const DepthwiseShape& s, const SeShape* se, const float* src, 
 
 void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float* src, const float* expand_weights,
                       const float* expand_bias, const float* weights, const float* bias, float* dst, const SeShape* se,
-                      const SeWeights* sw, float* gate, float* scratch, int threads) {
+                      const SeWeights* sw, float* gate, float* scratch, int threads, const Projection* pj) {
   const int padded = s.blocks * s.block;
   float* row_sums = scratch;  // [batch][out_h][padded]
   float* sums = row_sums + static_cast<std::ptrdiff_t>(s.batch) * s.out_h * padded;
   float* squeezed = sums + static_cast<std::ptrdiff_t>(s.batch) * padded;
   const int bands = expand_bands(s, threads);
   const std::ptrdiff_t image = static_cast<std::ptrdiff_t>(e.in_blocks) * s.in_h * s.in_w * s.block;
-  const std::ptrdiff_t out_image = static_cast<std::ptrdiff_t>(s.blocks) * s.out_h * s.out_w * s.block;
+  const std::ptrdiff_t out_image =
+      static_cast<std::ptrdiff_t>(pj ? pj->out_blocks : s.blocks) * s.out_h * s.out_w * s.block;
   const std::size_t ring_floats = expand_ring_floats(s);
+  // The projection's row buffer after the ring, on a cache line of its own.
+  constexpr std::size_t line = kAlignment / sizeof(float);
+  const std::size_t mid_at = (ring_floats + line - 1) / line * line;
+  const std::size_t mid_floats = pj ? static_cast<std::size_t>(padded) * s.out_w : 0;
   std::atomic<bool> no_ring{false};  // an allocation failed: thrown after the parallel region
 #pragma omp parallel num_threads(threads)
   {
-    float* ring = thread_ring(ring_floats);
+    float* ring = thread_ring(mid_at + mid_floats);
     if (!ring) no_ring = true;
 #pragma omp for schedule(static)
     for (int item = 0; item < s.batch * bands; ++item) {
@@ -894,7 +940,8 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
             expand_depthwise_rows<decltype(g)::kernel, decltype(g)::stride, decltype(act)::value,
                                   decltype(expand_act)::value>(
                 s, e, src + n * image, expand_weights, expand_bias, weights, bias, dst + n * out_image, oh_begin,
-                oh_end, ring, row_sums + static_cast<std::ptrdiff_t>(n) * s.out_h * padded);
+                oh_end, ring, row_sums + static_cast<std::ptrdiff_t>(n) * s.out_h * padded, pj, ring + mid_at,
+                pj && pj->residual ? pj->residual + n * out_image : nullptr);
           });
         });
       });

@@ -13,7 +13,7 @@
   void expand_depthwise(const DepthwiseShape& shape, const ExpandShape& e, const float* src,                \
                         const float* expand_weights, const float* expand_bias, const float* weights,          \
                         const float* bias, float* dst, const SeShape* se, const SeWeights* se_weights,        \
-                        float* gate, float* scratch, int threads);                                            \
+                        float* gate, float* scratch, int threads, const Projection* project);                 \
   void pointwise(const PointwiseShape& shape, const float* src, const float* weights, const float* bias,  \
                  float* dst);                                                                              \
   void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel,             \

@@ -306,13 +306,29 @@ struct OnednnNetwork::Impl {
            kernels::expand_fits(kernel_path, depthwise_shape(dw));
   }
 
+  // Whether the 1x1 projection conv after depthwise layer `index` (its only reader: no SE path
+  // between them) runs inside the fused step (kernels::Projection): its shortcut, if any, already
+  // in the activation layout.
+  bool fuse_project(int index) const {
+    const auto& L = graph.layers;
+    if (!options.fuse_project || index + 1 >= static_cast<int>(L.size())) return false;
+    const Layer &dw = L[index], &p = L[index + 1];
+    if (p.kind != LayerKind::kConv || p.role != LayerRole::kProject || p.kernel != 1 || p.stride != 1 ||
+        p.groups != 1 || p.input != dw.output || graph.tensors[dw.output].last_use != index + 1 ||
+        p.activation == Activation::kSigmoid || gate_for_layer.count(index + 1))
+      return false;
+    if (p.residual >= 0 && !(values[tensor_value[p.residual]].md == act_md(p.out_c, p.out_h, p.out_w))) return false;
+    return kernels_take(pointwise_shape(p));
+  }
+
   // A depthwise conv (with the expansion conv before it when `expand` >= 0, and the SE path after
-  // it when there is one) as one own kernel step: the convolution, its activation and the
-  // per-channel sums of its output in one pass, then the gate's two small FCs. Returns the number
-  // of layers lowered.
+  // it when there is one, or else the projection conv after it where fuse_project says) as one own
+  // kernel step: the convolution, its activation and the per-channel sums of its output in one
+  // pass, then the gate's two small FCs. Returns the number of layers lowered.
   int lower_own_depthwise(int index, int expand = -1) {
     const Layer& l = graph.layers[index];
     const bool se = se_follows(index);
+    const bool project = !se && expand >= 0 && fuse_project(index);
     const kernels::DepthwiseShape shape = depthwise_shape(l);
     const int padded = shape.blocks * shape.block;
     const int taps = l.kernel * l.kernel;
@@ -344,10 +360,35 @@ struct OnednnNetwork::Impl {
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
 
     const int step_index = next_step();
-    Step step = own_step(src, l);
+    const Layer& last = graph.layers[project ? index + 1 : index];
+    Step step = own_step(src, last);
     std::int64_t macs = static_cast<std::int64_t>(batch()) * l.out_c * l.out_h * l.out_w * taps;
     if (expand >= 0) macs += static_cast<std::int64_t>(batch()) * first.out_c * first.in_c * first.out_h * first.out_w;
     const kernels::Path path = kernel_path;
+
+    kernels::Projection projection;
+    std::shared_ptr<kernels::AlignedFloats> project_data;
+    const bool shortcut = project && last.residual >= 0;
+    if (project) {
+      // weights in panels (pack_product_weights), then bias [padded]
+      const kernels::PointwiseShape p = pointwise_shape(last);
+      const int out_padded = p.out_blocks * p.block;
+      project_data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(last.in_c + 1) * out_padded, 0.0f);
+      pack_product_weights(index + 1, out_padded, project_data->data(),
+                           project_data->data() + static_cast<size_t>(last.in_c) * out_padded);
+      projection.in_channels = last.in_c;
+      projection.out_blocks = p.out_blocks;
+      projection.activation = last.activation;
+      projection.weights = project_data->data();
+      projection.bias = project_data->data() + static_cast<size_t>(last.in_c) * out_padded;
+      weight_bytes += static_cast<std::int64_t>(project_data->size() * sizeof(float));
+      macs += static_cast<std::int64_t>(batch()) * last.out_c * last.in_c * last.out_h * last.out_w;
+      if (shortcut) {
+        const int residual = tensor_value[last.residual];
+        use(residual, step_index);
+        step.value_args.push_back({2, residual});
+      }
+    }
 
     kernels::SeShape se_shape;
     kernels::SeWeights se_weights;
@@ -392,22 +433,25 @@ struct OnednnNetwork::Impl {
                                               : kernels::depthwise_scratch_floats(shape);
     auto scratch = std::make_shared<kernels::AlignedFloats>(scratch_floats);
     // The step owns its weights (data, se_data); the shapes are copied into it.
-    step.custom = [=, keep = std::make_pair(data, se_data)](float* const* v) {
+    step.custom = [=, keep = std::make_tuple(data, se_data, project_data)](float* const* v) {
       const kernels::SeShape* se_p = se ? &se_shape : nullptr;
       const kernels::SeWeights* sw_p = se ? &se_weights : nullptr;
       float* gate = se ? v[2] : nullptr;
       if (expand >= 0) {
+        kernels::Projection pj = projection;
+        if (shortcut) pj.residual = v[2];
         kernels::expand_depthwise(path, shape, expand_shape, v[0], expand_w, expand_b, weights, bias, v[1], se_p, sw_p,
-                                  gate, scratch->data());
+                                  gate, scratch->data(), project ? &pj : nullptr);
       } else {
         kernels::depthwise_se(path, shape, se_p, v[0], weights, bias, v[1], sw_p, gate, scratch->data());
       }
     };
-    const std::string name = (expand >= 0 ? layer_name(first) + "+depthwise" : layer_name(l)) + (se ? "+se" : "");
-    const std::string kind = std::string("own:") + (expand >= 0 ? "expand+" : "") + "depthwise" + (se ? "+se" : "");
+    const std::string tail = se ? "+se" : project ? "+project" : "";
+    const std::string name = (expand >= 0 ? layer_name(first) + "+depthwise" : layer_name(l)) + tail;
+    const std::string kind = std::string("own:") + (expand >= 0 ? "expand+" : "") + "depthwise" + tail;
     step.info = {name, kind, fmt::format("own:{}", to_string(path)), group_of(l), macs};
     steps.push_back(std::move(step));
-    return (expand >= 0 ? 1 : 0) + (se ? 4 : 1);
+    return (expand >= 0 ? 1 : 0) + (se ? 4 : 1) + (project ? 1 : 0);
   }
 
   // Whether 1x1 conv `index` (stride 1, no shortcut) runs as an own pointwise step: expansion convs
@@ -1049,6 +1093,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-own-stem") o.own_stem = false;
     else if (item == "no-own-classifier") o.own_classifier = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
+    else if (item == "no-fused-project") o.fuse_project = false;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
       if (!kernels::available(path))
@@ -1059,7 +1104,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
-                              "no-small-map-pointwise, "
+                              "no-small-map-pointwise, no-fused-project, "
                               "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -1083,6 +1128,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.own_classifier != d.own_classifier) on.push_back("no-own-classifier");
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
+  if (o.fuse_project != d.fuse_project) on.push_back("no-fused-project");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;
   for (const auto& s : on) text += (text.empty() ? "" : ",") + s;

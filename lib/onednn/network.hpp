@@ -58,6 +58,10 @@ struct NetworkOptions {
   /// stride-1 depthwise conv only when the expanded tensor is at least
   /// kFuseStride1MinExpandedBytes.
   FuseExpand fuse_expand = FuseExpand::kWide;
+  /// With a fused expansion: the 1x1 projection conv after a depthwise conv without SE (and its
+  /// shortcut) runs inside the same step, row by row (kernels::Projection): the depthwise output
+  /// never goes to memory.
+  bool fuse_project = true;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
   /// kOwnPointwiseMinPixels, and on smaller maps (and the head conv) as kOwnPointwiseMaxSmallMapWeightBytes
   /// and kOwnPointwiseAnyActivationMaxPixels say (own_pointwise_all: every one), run as own kernel
@@ -117,7 +121,7 @@ constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
-/// "no-small-map-pointwise",
+/// "no-small-map-pointwise", "no-fused-project",
 /// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
