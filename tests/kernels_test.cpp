@@ -601,6 +601,102 @@ TEST_CASE("own stem kernel matches direct loops on every path, shape and activat
   CHECK_THROWS_WITH(check(Path::kPortable, s), Catch::Contains("at most 1024"));
 }
 
+TEST_CASE("own fused head + pool + classifier kernel matches direct loops, and 1, 2 and 3 threads give the same bits",
+          "[kernels]") {
+  // Reference: the head 1x1 conv + activation, the global average pool and the fully connected
+  // layer + activation as direct loops in double.
+  struct Geometry { int batch, in_channels, channels, outputs, pixels; };
+  // 320 -> 1280 -> 1000 on 7 x 7 (MobileNetV2, B0); channels ending in a panel of 1 or 2 vectors
+  // and not a multiple of a vector; outputs under 16 and not a multiple of a vector; a 1 x 1 map.
+  const Geometry geometries[] = {{1, 320, 1280, 1000, 49}, {2, 19, 83, 37, 13}, {1, 7, 16, 1, 1},
+                                 {3, 40, 100, 19, 6},      {1, 24, 40, 1001, 9}};
+  for (Path path : available_paths()) {
+    for (int block : {8, 16}) {
+      if (block % vector_width(path) != 0) continue;
+      for (const Geometry& g : geometries) {
+        for (Activation fa : {Activation::kNone, Activation::kSigmoid}) {
+          HeadClassifierShape s;
+          s.head.batch = g.batch;
+          s.head.block = block;
+          s.head.in_channels = g.in_channels;
+          s.head.in_blocks = (g.in_channels + block - 1) / block;
+          s.head.out_blocks = (g.channels + block - 1) / block;
+          s.head.pixels = g.pixels;
+          s.head.activation = fa == Activation::kNone ? Activation::kSwish : Activation::kRelu6;
+          s.channels = g.channels;
+          s.outputs = g.outputs;
+          s.activation = fa;
+          INFO(to_string(path) << " block " << block << " batch " << g.batch << " " << g.in_channels << "->"
+                               << g.channels << "->" << g.outputs << " over " << g.pixels << " pixels");
+          REQUIRE_NOTHROW(check(path, s));
+          const int padded = s.head.out_blocks * block, rows = head_classifier_outputs(s);
+          REQUIRE(rows % 16 == 0);
+          REQUIRE(rows >= g.outputs);
+          std::mt19937 rng(8);
+          std::uniform_real_distribution<float> u(-1, 1);
+          std::vector<float> src(static_cast<size_t>(g.batch) * s.head.in_blocks * block * g.pixels, 0.0f);
+          auto at = [&](int n, int c, int p) {
+            return ((static_cast<size_t>(n) * s.head.in_blocks + c / block) * g.pixels + p) * block + c % block;
+          };
+          for (int n = 0; n < g.batch; ++n)
+            for (int c = 0; c < g.in_channels; ++c)
+              for (int p = 0; p < g.pixels; ++p) src[at(n, c, p)] = 2 * u(rng);
+          std::vector<float> hw(static_cast<size_t>(g.in_channels) * padded, 0.0f), hb(padded, 0.0f);
+          for (int c = 0; c < g.channels; ++c) {
+            hb[c] = 0.3f * u(rng);
+            for (int i = 0; i < g.in_channels; ++i) hw[static_cast<size_t>(i) * padded + c] = u(rng) / 4;
+          }
+          std::vector<float> fc(static_cast<size_t>(g.outputs) * g.channels), fb(g.outputs);
+          for (int o = 0; o < g.outputs; ++o) {
+            fb[o] = 0.5f * u(rng);
+            for (int c = 0; c < g.channels; ++c) fc[static_cast<size_t>(o) * g.channels + c] = u(rng) / 8;
+          }
+          std::vector<double> ref(static_cast<size_t>(g.batch) * g.outputs);
+          for (int n = 0; n < g.batch; ++n) {
+            std::vector<double> pooled(g.channels, 0.0);
+            for (int c = 0; c < g.channels; ++c) {
+              for (int p = 0; p < g.pixels; ++p) {
+                double a = hb[c];
+                for (int i = 0; i < g.in_channels; ++i)
+                  a += static_cast<double>(hw[static_cast<size_t>(i) * padded + c]) * src[at(n, i, p)];
+                pooled[c] += act(s.head.activation, a);
+              }
+              pooled[c] /= g.pixels;
+            }
+            for (int o = 0; o < g.outputs; ++o) {
+              double acc = fb[o];
+              for (int c = 0; c < g.channels; ++c) acc += static_cast<double>(fc[static_cast<size_t>(o) * g.channels + c]) * pooled[c];
+              ref[static_cast<size_t>(n) * g.outputs + o] = act(fa, acc);
+            }
+          }
+          const std::vector<float> hw_panels = panels(path, hw, g.in_channels, padded);
+          std::vector<float> packed(static_cast<size_t>(padded) * rows, 99.0f);
+          pack_head_classifier(s, fc.data(), packed.data());
+          auto run = [&](int threads) {
+            omp_set_num_threads(threads);
+            std::vector<float> dst(ref.size() + 1, 99.0f), scratch(head_classifier_scratch_floats(path, s));
+            head_classifier(path, s, src.data(), hw_panels.data(), hb.data(), packed.data(), fb.data(), dst.data(),
+                            scratch.data());
+            CHECK(dst.back() == 99.0f);  // nothing written past [batch][outputs]
+            dst.pop_back();
+            return dst;
+          };
+          const std::vector<float> one = run(1), two = run(2), three = run(3);
+          CHECK(max_error(one, ref) <= 1e-5);
+          CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+  omp_set_num_threads(2);
+  HeadClassifierShape big;
+  big.head.pixels = 200 * 200;
+  big.head.out_blocks = 80;
+  big.channels = 1280;
+  CHECK_THROWS_WITH(check(best_path(), big), Catch::Contains("too large for the fused head and classifier"));
+}
+
 TEST_CASE("own classifier kernel (pool + fully connected) matches direct loops on every path, shape and activation",
           "[kernels]") {
   // Reference: the global average pool and the fully connected layer + activation as direct loops

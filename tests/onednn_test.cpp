@@ -105,7 +105,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
                                "no-own-pointwise", "own-pointwise-all", "no-small-map-pointwise", "no-fused-expand,own-pointwise-all",
-                               "no-fused-project", "fused-expand-all,no-fused-project",
+                               "no-fused-project", "fused-expand-all,no-fused-project", "no-fused-classifier",
                                "no-own-stem", "no-own-classifier"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));
@@ -174,18 +174,23 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   CHECK(with_expand == expand_fused);
   CHECK(gated + multiplies == 16);
   CHECK(gated >= 3);
-  // The head's pool and the classifier: one own step.
-  CHECK(std::count_if(own.primitives().begin(), own.primitives().end(),
-                      [](const PrimitiveInfo& p) { return p.primitive == "own:classifier"; }) == 1);
-  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - expand_fused - 1);
+  // The head's pool and the classifier: one own step. On the AVX-512 path the head conv is an own
+  // pointwise step (network.hpp), and joins them: head, pool and classifier in one step.
+  const int head_fused = avx512 ? 1 : 0;
+  auto count = [&](const char* primitive) {
+    return std::count_if(own.primitives().begin(), own.primitives().end(),
+                         [&](const PrimitiveInfo& p) { return p.primitive == primitive; });
+  };
+  CHECK(count("own:classifier") == 1 - head_fused);
+  CHECK(count("own:head+classifier") == head_fused);
+  CHECK(own.primitives().size() == g.layers.size() - 3 * 16 - expand_fused - 1 - head_fused);
   // The other expansion convs, stage 4's last two, stage 5's three and stages 6 and 7's five (on
   // 14 x 14 and 7 x 7 maps, below kOwnPointwiseMinPixels), have 154-885 KB of weights, at most
-  // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten. On the AVX-512 path the
-  // head conv too (network.hpp).
-  CHECK(pointwise == (avx512 ? 10 + 1 : 10 + 2));
+  // kOwnPointwiseMaxSmallMapWeightBytes: own pointwise steps, all ten.
+  CHECK(pointwise == (avx512 ? 10 : 10 + 2));
   CHECK(std::count_if(own.primitives().begin(), own.primitives().end(), [&](const PrimitiveInfo& p) {
           return p.name == "head" && p.primitive == "own:pointwise";
-        }) == (avx512 ? 1 : 0));
+        }) == 0);
   // At 320 x 320, stage 2's second block expands to 80 x 80 x 144 (3.7 MB): fused on every path.
   {
     const Graph big = expand(scale(builtin_baseline("efficientnet-b0"), {1.0, 1.0, 320}));
@@ -200,11 +205,11 @@ TEST_CASE("own kernel steps replace B0's depthwise and SE primitives", "[onednn]
   int all_with_expand = 0;
   for (const auto& p : all_fused.primitives()) all_with_expand += p.primitive == "own:expand+depthwise+se";
   CHECK(all_with_expand == 15);
-  CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15 - 1);
+  CHECK(all_fused.primitives().size() == g.layers.size() - 3 * 16 - 15 - 1 - head_fused);
   // no-fused-expand: every expansion conv is a step of its own.
   o.fuse_expand = FuseExpand::kOff;
   OnednnNetwork none_fused(g, o);
-  CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16 - 1);
+  CHECK(none_fused.primitives().size() == g.layers.size() - 3 * 16 - 1 - head_fused);
   o.fuse_expand = FuseExpand::kWide;
   o.own_depthwise = false;
   o.own_pointwise = false;
@@ -240,6 +245,9 @@ TEST_CASE("MobileNetV2's small-map 1x1 convs: own pointwise steps where the rule
     auto has = [&](const std::string& name) { return std::find(own.begin(), own.end(), name) != own.end(); };
     for (const auto& name : seven) CHECK(has(name));
     for (const auto& name : fourteen) CHECK(has(name) == !avx512);
+    CHECK_FALSE(has("head"));  // on the AVX-512 path, one step with the pool and classifier
+    o.fuse_head_classifier = false;
+    collect(o);
     CHECK(has("head") == avx512);
     // no-small-map-pointwise: every one of them oneDNN's.
     apply_lowering_switches("no-small-map-pointwise", o);
@@ -286,6 +294,34 @@ TEST_CASE("MobileNetV2's fused expansion steps take the projection after them, B
     const auto [off_fused, off_projected] = fused(mb, o);
     CHECK(off_fused.size() == mb_fused.size());
     CHECK(off_projected.empty());
+  }
+}
+
+TEST_CASE("the head conv, pool and classifier run as one step where the head is an own pointwise step", "[onednn][kernels]") {
+  omp_set_num_threads(2);
+  for (const char* baseline : {"mobilenet-v2", "efficientnet-b0"}) {
+    const Graph g = expand(builtin_baseline(baseline));
+    for (const kernels::Path path : kernels::available_paths()) {
+      for (const char* switches : {"", "own-pointwise-all", "no-fused-classifier", "no-own-classifier"}) {
+        INFO(baseline << ", kernel path " << kernels::to_string(path) << ", switches '" << switches << "'");
+        NetworkOptions o;
+        o.kernel_path = path;
+        if (*switches) apply_lowering_switches(switches, o);
+        const OnednnNetwork net(g, o);
+        const auto& steps = net.primitives();
+        bool own_head = false;
+        for (const auto& p : steps)
+          if (p.name == "head" && p.primitive == "own:pointwise") own_head = true;
+        const bool fused = steps.back().primitive == "own:head+classifier";
+        // On the AVX-512 path the head is an own pointwise step (network.hpp), elsewhere with
+        // own-pointwise-all; then it fuses, unless a switch says otherwise.
+        const bool head_rule = path == kernels::Path::kAvx512 || std::string(switches) == "own-pointwise-all";
+        const bool fusable = std::string(switches) != "no-fused-classifier" && std::string(switches) != "no-own-classifier";
+        CHECK(fused == (head_rule && fusable));
+        CHECK(own_head == (head_rule && !fused));
+        if (fused) CHECK(steps.back().name == "head+pool+fc");
+      }
+    }
   }
 }
 

@@ -237,6 +237,58 @@ void check(Path path, const ClassifierShape& s) {
     throw Error("inconsistent classifier shape");
 }
 
+namespace {
+
+// Panels of kPanelVectors vectors of the head's output channels.
+int head_panels(Path path, const HeadClassifierShape& s) {
+  const int vectors = s.head.out_blocks * s.head.block / vector_width(path);
+  return (vectors + kPanelVectors - 1) / kPanelVectors;
+}
+
+}  // namespace
+
+int head_classifier_outputs(const HeadClassifierShape& s) { return (s.outputs + 15) / 16 * 16; }
+
+std::size_t head_classifier_buffer_floats(Path path, const HeadClassifierShape& s) {
+  // A panel's head outputs in the activation's blocks ([blocks][pixels][block]), then the pooled panel.
+  const int w = vector_width(path), b = s.head.block;
+  const std::size_t blocks = static_cast<std::size_t>((kPanelVectors * w + b - 1) / b);
+  const std::size_t outputs = blocks * b * static_cast<std::size_t>(s.head.pixels);
+  return (outputs + 15) / 16 * 16 + static_cast<std::size_t>(kPanelVectors) * w;
+}
+
+void check(Path path, const HeadClassifierShape& s) {
+  check(path, s.head);
+  if (s.outputs < 1 || s.channels < 1 || s.channels > s.head.out_blocks * s.head.block)
+    throw Error("inconsistent head and classifier shape");
+  if (head_classifier_buffer_floats(path, s) * sizeof(float) > kMaxRingBytes)
+    throw Error(fmt::format("a head map of {} pixels is too large for the fused head and classifier", s.head.pixels));
+}
+
+void pack_head_classifier(const HeadClassifierShape& s, const float* fc, float* packed) {
+  const int padded = s.head.out_blocks * s.head.block, rows = head_classifier_outputs(s);
+  for (int c = 0; c < padded; ++c)
+    for (int o = 0; o < rows; ++o)
+      packed[static_cast<std::size_t>(c) * rows + o] =
+          c < s.channels && o < s.outputs ? fc[static_cast<std::size_t>(o) * s.channels + c] : 0.0f;
+}
+
+std::size_t head_classifier_scratch_floats(Path path, const HeadClassifierShape& s) {
+  return static_cast<std::size_t>(s.head.batch) * head_panels(path, s) * head_classifier_outputs(s);
+}
+
+void head_classifier(Path path, const HeadClassifierShape& shape, const float* src, const float* head_weights,
+                     const float* head_bias, const float* fc_weights, const float* fc_bias, float* dst, float* scratch) {
+  switch (path) {
+    case Path::kAvx512:
+      return avx512::head_classifier(shape, src, head_weights, head_bias, fc_weights, fc_bias, dst, scratch);
+    case Path::kAvx2:
+      return avx2::head_classifier(shape, src, head_weights, head_bias, fc_weights, fc_bias, dst, scratch);
+    case Path::kPortable:
+      return portable::head_classifier(shape, src, head_weights, head_bias, fc_weights, fc_bias, dst, scratch);
+  }
+}
+
 void classifier(Path path, const ClassifierShape& shape, const float* src, const float* weights, const float* bias,
                 float* dst, float* scratch) {
   switch (path) {

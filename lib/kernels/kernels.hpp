@@ -68,7 +68,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 14;
+constexpr int kKernelsVersion = 15;
 
 std::string_view to_string(Path path);
 
@@ -276,6 +276,46 @@ void check(Path path, const ClassifierShape& shape);
 /// vectors). The sums add up in a fixed order, the same for any thread count.
 void classifier(Path path, const ClassifierShape& shape, const float* src, const float* weights, const float* bias,
                 float* dst, float* scratch);
+
+/// The head conv (a 1x1 conv), the global average pool and the classifier as one step. Each work
+/// item computes one panel of the head's output channels (kPanelVectors vectors, pointwise()'s
+/// register tile) over all pixels of an image into the thread's buffer, pools it, and multiplies
+/// the pooled panel by that panel's rows of the classifier's weights (transposed) into a partial
+/// sum per panel; the partial sums add up in panel order, the same bits for any thread count.
+/// While a panel's head outputs are computed, its classifier weights are prefetched (two cache
+/// lines per input channel of each register tile), so that their read from memory overlaps the
+/// head's arithmetic instead of following it: the classifier alone is a read of its weights at
+/// what memory gives one core.
+struct HeadClassifierShape {
+  PointwiseShape head;  ///< pixels: the map the pool averages
+  int channels = 1;     ///< the head's real output channels: the classifier's inputs
+  int outputs = 1;      ///< the classifier's
+  Activation activation = Activation::kNone;  ///< the classifier's
+};
+
+/// Floats a thread's buffer of one panel of head outputs takes at most (kMaxRingBytes).
+std::size_t head_classifier_buffer_floats(Path path, const HeadClassifierShape& shape);
+
+/// Throws Error when `shape` is outside what head_classifier() takes (the head as check() of a
+/// PointwiseShape, a panel's buffer over kMaxRingBytes).
+void check(Path path, const HeadClassifierShape& shape);
+
+/// Outputs of the classifier rounded up to 16: the rows of its packed weights.
+int head_classifier_outputs(const HeadClassifierShape& shape);
+
+/// The classifier's weights as head_classifier() takes them, from fc [outputs][channels]:
+/// [padded][head_classifier_outputs] (padded: the head's out_blocks x block), zero-padded; each
+/// panel of the head's channels is one contiguous run.
+void pack_head_classifier(const HeadClassifierShape& shape, const float* fc, float* packed);
+
+/// Floats of head_classifier()'s scratch: the partial sums, batch x panels x head_classifier_outputs.
+std::size_t head_classifier_scratch_floats(Path path, const HeadClassifierShape& shape);
+
+/// src: the head's input [batch][in_blocks][pixels][block]; head_weights, head_bias as pointwise();
+/// fc_weights: pack_head_classifier; fc_bias [outputs]; dst [batch][outputs] = activation(fc x
+/// mean(activation(head src)) + fc_bias). Each thread's panel buffer is its thread_ring.
+void head_classifier(Path path, const HeadClassifierShape& shape, const float* src, const float* head_weights,
+                     const float* head_bias, const float* fc_weights, const float* fc_bias, float* dst, float* scratch);
 
 /// dst[r * run + j] = src[r * run + j] x gate[channel[r]] for r < runs, j < run: a weight tensor
 /// in any layout whose consecutive `run` elements share an input channel.

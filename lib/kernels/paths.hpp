@@ -21,6 +21,9 @@
   void stem(const StemShape& shape, const float* src, const float* weights, const float* bias, float* dst); \
   void classifier(const ClassifierShape& shape, const float* src, const float* weights, const float* bias,   \
                   float* dst, float* scratch);                                                            \
+  void head_classifier(const HeadClassifierShape& shape, const float* src, const float* head_weights,       \
+                       const float* head_bias, const float* fc_weights, const float* fc_bias, float* dst,    \
+                       float* scratch);                                                                   \
   }
 
 EFFSCALE_DECLARE_KERNEL_PATH(avx512)

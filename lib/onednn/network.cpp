@@ -810,6 +810,7 @@ struct OnednnNetwork::Impl {
       case LayerKind::kConv:
         if (own_stem(index)) return lower_own_stem(index);
         if (fuse_expand(index)) return lower_own_depthwise(index + 1, index);
+        if (fuse_head_classifier(index)) return lower_own_head_classifier(index);
         if (own_pointwise(index)) return lower_own_pointwise(index);
         if (options.se_inner_product && graph.layers[index].role == LayerRole::kSeReduce) {
           lower_fc(index);
@@ -854,6 +855,70 @@ struct OnednnNetwork::Impl {
     shape.outputs = fc.out_c;
     shape.activation = fc.activation;
     return shape;
+  }
+
+  // Whether head conv `index`, an own pointwise step, and the pool and classifier after it (an own
+  // classifier step) run as one step (kernels::head_classifier): the head's output is read by the
+  // pool alone.
+  bool fuse_head_classifier(int index) const {
+    const auto& L = graph.layers;
+    if (!options.fuse_head_classifier || index + 2 >= static_cast<int>(L.size())) return false;
+    const Layer &head = L[index], &pool = L[index + 1];
+    if (head.role != LayerRole::kHead || pool.input != head.output ||
+        graph.tensors[head.output].last_use != index + 1 || !own_pointwise(index) || !own_classifier(index + 1))
+      return false;
+    return kernels_take(head_classifier_shape(index));
+  }
+
+  kernels::HeadClassifierShape head_classifier_shape(int index) const {
+    const Layer &head = graph.layers[index], &fc = graph.layers[index + 2];
+    kernels::HeadClassifierShape shape;
+    shape.head = pointwise_shape(head);
+    shape.channels = fc.in_c;
+    shape.outputs = fc.out_c;
+    shape.activation = fc.activation;
+    return shape;
+  }
+
+  // The head conv at `index`, the pool and the classifier as one own kernel step.
+  int lower_own_head_classifier(int index) {
+    const Layer &head = graph.layers[index], &pool = graph.layers[index + 1], &fc = graph.layers[index + 2];
+    const kernels::HeadClassifierShape shape = head_classifier_shape(index);
+    const int padded = shape.head.out_blocks * shape.head.block;
+    const int rows = kernels::head_classifier_outputs(shape);
+    // The head's weights in panels (pack_product_weights) and bias [padded]; the classifier's
+    // (kernels::pack_head_classifier) and its bias [outputs], each on its own aligned buffer.
+    auto head_data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(head.in_c + 1) * padded, 0.0f);
+    float* head_w = head_data->data();
+    float* head_b = head_w + static_cast<size_t>(head.in_c) * padded;
+    pack_product_weights(index, padded, head_w, head_b);
+    const FoldedWeights folded = fold_batch_norm(fc, make_layer_weights(graph, index + 2, options.seed));
+    auto fc_data = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(padded) * rows + fc.out_c, 0.0f);
+    float* fc_w = fc_data->data();
+    float* fc_b = fc_w + static_cast<size_t>(padded) * rows;
+    kernels::pack_head_classifier(shape, folded.weights.data(), fc_w);
+    std::copy(folded.bias.begin(), folded.bias.end(), fc_b);
+    weight_bytes += static_cast<std::int64_t>((head_data->size() + fc_data->size()) * sizeof(float));
+
+    const int src = source(head.input, act_md(head.in_c, head.in_h, head.in_w));
+    const int step_index = next_step();
+    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
+    tensor_value[fc.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    const kernels::Path path = kernel_path;
+    auto scratch = std::make_shared<kernels::AlignedFloats>(kernels::head_classifier_scratch_floats(path, shape));
+    step.custom = [=, keep = std::make_tuple(head_data, fc_data, scratch)](float* const* v) {
+      kernels::head_classifier(path, shape, v[0], head_w, head_b, fc_w, fc_b, v[1], scratch->data());
+    };
+    const std::int64_t macs = static_cast<std::int64_t>(batch()) *
+                              (static_cast<std::int64_t>(head.out_c) * head.in_c * head.out_h * head.out_w +
+                               static_cast<std::int64_t>(fc.out_c) * fc.in_c);
+    step.info = {layer_name(head) + "+" + layer_name(pool) + "+" + layer_name(fc), "own:head+classifier",
+                 fmt::format("own:{}", to_string(path)), group_of(head), macs};
+    steps.push_back(std::move(step));
+    return 3;
   }
 
   // The pool at `index` and the classifier after it as an own kernel step (kernels::classifier).
@@ -1094,6 +1159,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-own-classifier") o.own_classifier = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item == "no-fused-project") o.fuse_project = false;
+    else if (item == "no-fused-classifier") o.fuse_head_classifier = false;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
       if (!kernels::available(path))
@@ -1104,7 +1170,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
-                              "no-small-map-pointwise, no-fused-project, "
+                              "no-small-map-pointwise, no-fused-project, no-fused-classifier, "
                               "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -1129,6 +1195,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.fuse_project != d.fuse_project) on.push_back("no-fused-project");
+  if (o.fuse_head_classifier != d.fuse_head_classifier) on.push_back("no-fused-classifier");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;
   for (const auto& s : on) text += (text.empty() ? "" : ",") + s;

@@ -79,6 +79,10 @@ struct NetworkOptions {
   /// connected layer) run as one own kernel step (kernels::classifier), else as oneDNN's pooling
   /// and inner product.
   bool own_classifier = true;
+  /// Where the head conv is an own pointwise step and the pool and classifier an own classifier
+  /// step: the three as one step (kernels::head_classifier), the classifier's weights read while
+  /// the head computes.
+  bool fuse_head_classifier = true;
   /// The own kernels' instruction-set path; unset: the widest this CPU runs.
   std::optional<kernels::Path> kernel_path;
 };
@@ -121,7 +125,7 @@ constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
-/// "no-small-map-pointwise", "no-fused-project",
+/// "no-small-map-pointwise", "no-fused-project", "no-fused-classifier",
 /// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
