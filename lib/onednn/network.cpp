@@ -880,6 +880,18 @@ struct OnednnNetwork::Impl {
     return shape;
   }
 
+  // The start of an own kernel step reading tensor value `src` and writing classifier `fc`'s
+  // output [batch][outputs].
+  Step classifier_step(int src, const Layer& fc) {
+    const int step_index = next_step();
+    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
+    tensor_value[fc.output] = dst;
+    use(src, step_index);
+    Step step;
+    step.value_args = {{0, src}, {1, dst}};
+    return step;
+  }
+
   // The head conv at `index`, the pool and the classifier as one own kernel step.
   int lower_own_head_classifier(int index) {
     const Layer &head = graph.layers[index], &pool = graph.layers[index + 1], &fc = graph.layers[index + 2];
@@ -900,13 +912,7 @@ struct OnednnNetwork::Impl {
     std::copy(folded.bias.begin(), folded.bias.end(), fc_b);
     weight_bytes += static_cast<std::int64_t>((head_data->size() + fc_data->size()) * sizeof(float));
 
-    const int src = source(head.input, act_md(head.in_c, head.in_h, head.in_w));
-    const int step_index = next_step();
-    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
-    tensor_value[fc.output] = dst;
-    use(src, step_index);
-    Step step;
-    step.value_args = {{0, src}, {1, dst}};
+    Step step = classifier_step(source(head.input, act_md(head.in_c, head.in_h, head.in_w)), fc);
     const kernels::Path path = kernel_path;
     auto scratch = std::make_shared<kernels::AlignedFloats>(kernels::head_classifier_scratch_floats(path, shape));
     step.custom = [=, keep = std::make_tuple(head_data, fc_data, scratch)](float* const* v) {
@@ -937,13 +943,7 @@ struct OnednnNetwork::Impl {
                   weights + static_cast<size_t>(o) * row);
     }
     weight_bytes += static_cast<std::int64_t>(data->size() * sizeof(float));
-    const int src = source(pool.input, act_md(pool.in_c, pool.in_h, pool.in_w));
-    const int step_index = next_step();
-    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
-    tensor_value[fc.output] = dst;
-    use(src, step_index);
-    Step step;
-    step.value_args = {{0, src}, {1, dst}};
+    Step step = classifier_step(source(pool.input, act_md(pool.in_c, pool.in_h, pool.in_w)), fc);
     auto pooled = std::make_shared<kernels::AlignedFloats>(static_cast<size_t>(batch()) * shape.in_blocks * shape.block);
     const kernels::Path path = kernel_path;
     step.custom = [=, keep = std::make_pair(data, pooled)](float* const* v) {
