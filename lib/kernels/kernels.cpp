@@ -249,12 +249,14 @@ int head_panels(Path path, const HeadClassifierShape& s) {
 
 int head_classifier_outputs(const HeadClassifierShape& s) { return (s.outputs + 15) / 16 * 16; }
 
+std::size_t head_pooled_at(const HeadClassifierShape& s, int width) {
+  const int b = s.head.block;
+  const std::size_t blocks = static_cast<std::size_t>((kPanelVectors * width + b - 1) / b);
+  return round_to_alignment(blocks * b * static_cast<std::size_t>(s.head.pixels) * sizeof(float)) / sizeof(float);
+}
+
 std::size_t head_classifier_buffer_floats(Path path, const HeadClassifierShape& s) {
-  // A panel's head outputs in the activation's blocks ([blocks][pixels][block]), then the pooled panel.
-  const int w = vector_width(path), b = s.head.block;
-  const std::size_t blocks = static_cast<std::size_t>((kPanelVectors * w + b - 1) / b);
-  const std::size_t outputs = blocks * b * static_cast<std::size_t>(s.head.pixels);
-  return (outputs + 15) / 16 * 16 + static_cast<std::size_t>(kPanelVectors) * w;
+  return head_pooled_at(s, vector_width(path)) + static_cast<std::size_t>(kPanelVectors) * vector_width(path);
 }
 
 void check(Path path, const HeadClassifierShape& s) {

@@ -1050,10 +1050,8 @@ void head_classifier(const HeadClassifierShape& hs, const float* src, const floa
   const int groups = (vectors + kVectors - 1) / kVectors;
   const int rows = (hs.outputs + 15) / 16 * 16, row_vectors = rows / W;
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(s.pixels) * B;
-  // The panel's head outputs [blocks][pixels][block] (vector v of the panel in block v x W / B at
-  // lane v x W % B), then the pooled panel, on a cache line (head_classifier_buffer_floats).
-  const std::size_t out_floats = static_cast<std::size_t>((kVectors * W + B - 1) / B) * plane;
-  const std::size_t pooled_at = (out_floats + 15) / 16 * 16;
+  // The panel's head outputs, then the pooled panel (head_pooled_at).
+  const std::size_t pooled_at = head_pooled_at(hs, W);
   const float inv_area = 1.0f / static_cast<float>(s.pixels);
   std::atomic<bool> no_buffer{false};  // an allocation failed: thrown after the parallel region
   with_activation(s.activation, [&](auto act) {

@@ -57,6 +57,12 @@ int expand_bands(const DepthwiseShape& shape, int threads);
 /// 0.16-0.21 with each thread's own aligned ring (bench/PERFORMANCE_NOTES.md, fifth sitting).
 float* thread_ring(std::size_t floats);
 
+/// Where the pooled panel starts in a thread's buffer of head_classifier: after one panel of head
+/// outputs in the activation's blocks ([blocks][pixels][block], vector v of the panel in block
+/// v x width / block at lane v x width % block), rounded up to a cache line. `width`: the path's
+/// vector width. The buffer is this plus kPanelVectors x width floats.
+std::size_t head_pooled_at(const HeadClassifierShape& shape, int width);
+
 /// Floats of one thread's ring of expanded rows in the fused kernel: `kernel` zero-padded rows of
 /// every channel block, [kernel][blocks][padded_width][block].
 std::size_t expand_ring_floats(const DepthwiseShape& shape);
