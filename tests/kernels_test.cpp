@@ -112,6 +112,22 @@ void check_threads(const Run& run, const std::vector<double>& ref) {
   CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
 }
 
+// check_threads of a classifier kernel: run(dst) writes [batch][outputs] (ref's size) into dst,
+// and nothing past it.
+template <class Run>
+void check_classifier_threads(const std::vector<double>& ref, const Run& run) {
+  check_threads(
+      [&](int threads) {
+        omp_set_num_threads(threads);
+        std::vector<float> dst(ref.size() + 1, 99.0f);
+        run(dst.data());
+        CHECK(dst.back() == 99.0f);  // nothing written past [batch][outputs]
+        dst.pop_back();
+        return dst;
+      },
+      ref);
+}
+
 // The transposed weights [inputs][padded] as the matrix-product kernels take them.
 std::vector<float> panels(Path path, const std::vector<float>& transposed, int inputs, int padded) {
   std::vector<float> out(transposed.size());
@@ -675,16 +691,11 @@ TEST_CASE("own fused head + pool + classifier kernel matches direct loops, and 1
           const std::vector<float> hw_panels = panels(path, hw, g.in_channels, padded);
           std::vector<float> packed(static_cast<size_t>(padded) * rows, 99.0f);
           pack_head_classifier(s, fc.data(), packed.data());
-          auto run = [&](int threads) {
-            omp_set_num_threads(threads);
-            std::vector<float> dst(ref.size() + 1, 99.0f), scratch(head_classifier_scratch_floats(path, s));
-            head_classifier(path, s, src.data(), hw_panels.data(), hb.data(), packed.data(), fb.data(), dst.data(),
+          check_classifier_threads(ref, [&](float* dst) {
+            std::vector<float> scratch(head_classifier_scratch_floats(path, s));
+            head_classifier(path, s, src.data(), hw_panels.data(), hb.data(), packed.data(), fb.data(), dst,
                             scratch.data());
-            CHECK(dst.back() == 99.0f);  // nothing written past [batch][outputs]
-            dst.pop_back();
-            return dst;
-          };
-          check_threads(run, ref);
+          });
         }
       }
     }
@@ -749,15 +760,10 @@ TEST_CASE("own classifier kernel (pool + fully connected) matches direct loops o
               }
               ref[static_cast<size_t>(n) * g.outputs + o] = act(a, acc);
             }
-          auto run = [&](int threads) {
-            omp_set_num_threads(threads);
-            std::vector<float> dst(ref.size() + 1, 99.0f), scratch(static_cast<size_t>(g.batch) * s.in_blocks * block);
-            classifier(path, s, src.data(), w.data(), b.data(), dst.data(), scratch.data());
-            CHECK(dst.back() == 99.0f);  // nothing written past [batch][outputs]
-            dst.pop_back();
-            return dst;
-          };
-          check_threads(run, ref);
+          check_classifier_threads(ref, [&](float* dst) {
+            std::vector<float> scratch(static_cast<size_t>(g.batch) * s.in_blocks * block);
+            classifier(path, s, src.data(), w.data(), b.data(), dst, scratch.data());
+          });
         }
       }
     }

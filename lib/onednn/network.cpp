@@ -510,10 +510,11 @@ struct OnednnNetwork::Impl {
     kernels::pack_panels(kernel_path, transposed.data(), taps, padded, weights);
   }
 
-  // The start of an own kernel step reading tensor value `src` and writing layer `last`'s output.
-  Step own_step(int src, const Layer& last) {
+  // The start of an own kernel step reading tensor value `src` and writing layer `last`'s output,
+  // in the activation layout unless `dst_md` is given.
+  Step own_step(int src, const Layer& last, std::optional<memory::desc> dst_md = std::nullopt) {
     const int step_index = next_step();
-    const int dst = add_value(act_md(last.out_c, last.out_h, last.out_w), step_index);
+    const int dst = add_value(dst_md ? *dst_md : act_md(last.out_c, last.out_h, last.out_w), step_index);
     tensor_value[last.output] = dst;
     use(src, step_index);
     Step step;
@@ -883,13 +884,7 @@ struct OnednnNetwork::Impl {
   // The start of an own kernel step reading tensor value `src` and writing classifier `fc`'s
   // output [batch][outputs].
   Step classifier_step(int src, const Layer& fc) {
-    const int step_index = next_step();
-    const int dst = add_value(memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc), step_index);
-    tensor_value[fc.output] = dst;
-    use(src, step_index);
-    Step step;
-    step.value_args = {{0, src}, {1, dst}};
-    return step;
+    return own_step(src, fc, memory::desc({batch(), fc.out_c}, Dt::f32, Tag::nc));
   }
 
   // The head conv at `index`, the pool and the classifier as one own kernel step.
