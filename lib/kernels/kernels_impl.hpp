@@ -208,6 +208,18 @@ struct Count {
   static constexpr int value = N;
 };
 
+// The end of a depthwise group of P pixels: the accumulators activated, stored to out (B floats
+// apart) and added to sum, in pixel order.
+template <Activation A, int P>
+inline void finish_group(V (&a)[P], float* out, int B, V& sum) {
+#pragma GCC unroll 8
+  for (int j = 0; j < P; ++j) {
+    a[j] = activate<A>(a[j]);
+    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
+    sum += a[j];
+  }
+}
+
 // P consecutive output pixels of one vector of channels: row(kh) points at the first pixel the
 // group reads in input row kh (pixels `ps` floats apart), for kh in [kh_lo, kh_hi); w at the
 // vector's weights of tap (0, 0) (taps `B` floats apart). The activated outputs are stored to out
@@ -227,12 +239,7 @@ inline void convolve_group(const Row& row, int kh_lo, int kh_hi, int k, int st, 
       for (int j = 0; j < P; ++j) a[j] += load(p + (j * st + kw) * ps) * wv;
     }
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < P; ++j) {
-    a[j] = activate<A>(a[j]);
-    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
-    sum += a[j];
-  }
+  finish_group<A, P>(a, out, B, sum);
 }
 
 // convolve_group with the kernel (K x K) and stride S known at compile time and the pixels W
@@ -264,18 +271,14 @@ inline void convolve_group_cached(const Row& row, int kh_lo, int kh_hi, const fl
       for (int j = 0; j < P; ++j) a[j] += x[j * S + kw] * wv;
     }
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < P; ++j) {
-    a[j] = activate<A>(a[j]);
-    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
-    sum += a[j];
-  }
+  finish_group<A, P>(a, out, B, sum);
 }
 
 // Whether convolve_group_cached takes a group of P pixels: stride 1, and its accumulators, inputs
 // and weight fit in the registers with two to spare (32 with AVX-512; 16 otherwise). With stride
-// 2 (3x3, 17 inputs for 8 pixels instead of 24 loads) B0's 112 -> 56 fused step measured 1.02-1.08
-// of the time before, in MobileNetV2 and B0 (per-block profiles, 1 thread).
+// 2 too (3x3: 17 loads instead of 24 for 8 pixels), the strided fused steps of B0 and MobileNetV2
+// measured 1.02-1.08 of their time before (per-block profiles, 1 thread; bench/PERFORMANCE_NOTES.md,
+// seventeenth sitting).
 template <int P, int K, int S>
 constexpr bool cached_fits() {
   return K > 0 && S == 1 && P + (P - 1) * S + K + 1 <= (W == 16 ? 30 : 14);
@@ -519,12 +522,7 @@ inline void convolve_group_edges(const Row& row, int kh_lo, int kh_hi, const flo
       }
     }
   }
-#pragma GCC unroll 8
-  for (int j = 0; j < P; ++j) {
-    a[j] = activate<A>(a[j]);
-    store(out + static_cast<std::ptrdiff_t>(j) * B, a[j]);
-    sum += a[j];
-  }
+  finish_group<A, P>(a, out, B, sum);
 }
 
 // Whether depthwise_rows_edges takes the shape: stride 1 with K x K kernels padded by (K - 1) / 2
