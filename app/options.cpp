@@ -384,6 +384,7 @@ void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
                    "no-own-pointwise (oneDNN's expansion and head convs), own-pointwise-all (the own kernel for every expansion and head conv), "
                    "no-small-map-pointwise (oneDNN's expansion convs under 15x15 and head conv), "
                    "no-fused-project (the projection conv after a fused step without SE as its own step), "
+                   "no-pixel-pairs (a fused projection's padding channels computed as real ones), "
                    "no-fused-classifier (the head conv apart from the pool and classifier), "
                    "no-own-stem (oneDNN's stem conv), no-own-classifier (oneDNN's pooling and inner product for the "
                    "classifier), "

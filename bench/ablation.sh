@@ -28,6 +28,7 @@ variants=(
   "expansion conv not fused|--lowering no-fused-expand|"
   "every expansion conv fused|--lowering fused-expand-all|"
   "projection conv not fused|--lowering no-fused-project|"
+  "padded projection channels computed|--lowering no-pixel-pairs|"
   "head conv apart from the classifier|--lowering no-fused-classifier|"
   "oneDNN expansion convs|--lowering no-own-pointwise|"
   "oneDNN small-map 1x1 convs|--lowering no-small-map-pointwise|"

@@ -105,7 +105,7 @@ TEST_CASE("every lowering switch still matches the reference executor", "[onednn
                                "no-own-depthwise", "no-gate-in-weights", "no-own-depthwise,se-inner-product",
                                "no-fused-expand", "fused-expand-all", "fused-expand-all,no-gate-in-weights",
                                "no-own-pointwise", "own-pointwise-all", "no-small-map-pointwise", "no-fused-expand,own-pointwise-all",
-                               "no-fused-project", "fused-expand-all,no-fused-project", "no-fused-classifier",
+                               "no-fused-project", "fused-expand-all,no-fused-project", "no-pixel-pairs", "no-fused-classifier",
                                "no-own-stem", "no-own-classifier"}) {
     for (ActivationLayout layout : {ActivationLayout::kBlocked, ActivationLayout::kNhwc}) {
       INFO(switches << " " << to_string(layout));

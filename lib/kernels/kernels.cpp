@@ -174,6 +174,8 @@ void expand_depthwise(Path path, const DepthwiseShape& shape, const ExpandShape&
                       float* dst, const SeShape* se, const SeWeights* sw, float* gate, float* scratch,
                       const Projection* project) {
   if (project && se) throw Error("expand_depthwise: a projection cannot follow an SE path");
+  if (project && (project->out_channels < 0 || project->out_channels > project->out_blocks * shape.block))
+    throw Error("expand_depthwise: the projection's real output channels exceed its blocks");
   const int threads = std::max(1, omp_get_max_threads());
   switch (path) {
     case Path::kAvx512:

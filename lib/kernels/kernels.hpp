@@ -68,7 +68,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 16;
+constexpr int kKernelsVersion = 17;
 
 std::string_view to_string(Path path);
 
@@ -177,6 +177,9 @@ bool expand_fits(Path path, const DepthwiseShape& shape);
 struct Projection {
   int in_channels = 1;  ///< real channels of the depthwise output (the projection's inputs)
   int out_blocks = 1;
+  /// real output channels (at most out_blocks * block); 0: out_blocks * block. Where the last
+  /// vector is half padding, the AVX-512 path skips the padding's arithmetic.
+  int out_channels = 0;
   Activation activation = Activation::kNone;  ///< must map 0 to 0, as pointwise()'s
   const float* weights = nullptr;   ///< pack_panels of [in_channels][out_blocks * block]
   const float* bias = nullptr;      ///< [out_blocks * block]

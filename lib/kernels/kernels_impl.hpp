@@ -749,6 +749,124 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
   }
 }
 
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+// Pairs of pixels for an output vector whose upper half is padding (24 or 40 channels in blocks
+// of 16): lanes 0-7 hold one pixel's 8 real channels, lanes 8-15 the next pixel's, so that the
+// padding costs no FMAs. (The maskz forms: the plain ones start from an "undefined" vector.)
+inline V halves(V lo, V hi) {
+  return reinterpret_cast<V>(_mm512_mask_blend_ps(0xFF00, reinterpret_cast<__m512>(lo), reinterpret_cast<__m512>(hi)));
+}
+// The 8 floats at p in both halves.
+inline V dup_half(const float* p) {
+  return reinterpret_cast<V>(_mm512_maskz_broadcast_f64x4(0xFF, _mm256_loadu_pd(reinterpret_cast<const double*>(p))));
+}
+// The lower halves of a (lanes 0-7) and b (lanes 8-15).
+inline V lower_halves(V a, V b) {
+  return reinterpret_cast<V>(
+      _mm512_maskz_shuffle_f32x4(0xFFFF, reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b), 0x44));
+}
+// v's lower half, the upper zero.
+inline V lower_half(V v) { return reinterpret_cast<V>(_mm512_maskz_mov_ps(0x00FF, reinterpret_cast<__m512>(v))); }
+// v's upper half moved down, the upper zero.
+inline V upper_half(V v) {
+  return reinterpret_cast<V>(_mm512_maskz_shuffle_f32x4(0x00FF, reinterpret_cast<__m512>(v), reinterpret_cast<__m512>(v), 0xEE));
+}
+
+// product_tile for a panel of O + 1 vectors whose last has only padding in its upper half (B ==
+// W): P (even) pixels x O vectors as product_tile, and the last vector's real lanes for pixels 2q
+// and 2q + 1 in one accumulator (halves), its weights in both halves (dup_half). The same FMAs in
+// the same order as product_tile<P, O + 1>, so the same bits; the padding lanes stored as zeros.
+template <int P, int O, Activation EA, int PS, bool R, class Taps>
+inline void product_tile_pairs(const Taps& taps, std::ptrdiff_t pixel_stride, const float* w, const float* bias,
+                               int j0, int B, float* out, std::ptrdiff_t out_plane, const float* res) {
+  static_assert(P % 2 == 0 && O >= 1, "pairs of pixels, and at least one whole vector to share the broadcasts");
+  constexpr int Q = P / 2;
+  const std::ptrdiff_t ps = PS ? PS : pixel_stride;
+  V acc[P][O];
+  V pair[Q];
+#pragma GCC unroll 8
+  for (int o = 0; o < O; ++o) {
+    const V b = load(bias + (j0 + o) * W);
+    const int v = (j0 + o) * W;
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      if constexpr (R) {
+        acc[p][o] = b + load(res + (v / B) * out_plane + v % B + p * B);
+      } else {
+        acc[p][o] = b;
+      }
+    }
+  }
+  const int vh = (j0 + O) * W;
+  const std::ptrdiff_t half_at = (vh / B) * out_plane;
+  {
+    const V b = dup_half(bias + vh);
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) {
+      if constexpr (R) {
+        pair[q] = b + lower_halves(load(res + half_at + 2 * q * B), load(res + half_at + (2 * q + 1) * B));
+      } else {
+        pair[q] = b;
+      }
+    }
+  }
+  const float* wr = w;
+  taps([&](const float* x) {
+    V wv[O];
+#pragma GCC unroll 8
+    for (int o = 0; o < O; ++o) wv[o] = load(wr + o * W);
+    const V wh = dup_half(wr + O * W);
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) {
+      const V x0 = reinterpret_cast<V>(_mm512_set1_ps(x[2 * q * ps]));
+      const V x1 = reinterpret_cast<V>(_mm512_set1_ps(x[(2 * q + 1) * ps]));
+#pragma GCC unroll 8
+      for (int o = 0; o < O; ++o) {
+        acc[2 * q][o] += wv[o] * x0;
+        acc[2 * q + 1][o] += wv[o] * x1;
+      }
+      pair[q] += wh * halves(x0, x1);
+    }
+    wr += (O + 1) * W;
+  });
+#pragma GCC unroll 8
+  for (int o = 0; o < O; ++o) {
+    const int v = (j0 + o) * W;
+    float* op = out + (v / B) * out_plane + v % B;
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) store(op + p * B, activate<EA>(acc[p][o]));
+  }
+#pragma GCC unroll 8
+  for (int q = 0; q < Q; ++q) {
+    const V h = activate<EA>(pair[q]);
+    store(out + half_at + 2 * q * B, lower_half(h));
+    store(out + half_at + (2 * q + 1) * B, upper_half(h));
+  }
+}
+
+// Pixels [0, columns) of a panel of O + 1 vectors whose last has only padding in its upper half:
+// tiles of pairs (product_tile_pairs) of kPixels, 4 and 2 pixels, a last odd pixel as product_tile.
+template <int O, Activation EA, int PS, bool R, class TapsAt>
+inline void product_pair_columns(const TapsAt& taps_at, std::ptrdiff_t ps, const float* w, const float* bias, int j0,
+                                 int B, int columns, float* out, std::ptrdiff_t out_plane, const float* res) {
+  int x = 0;
+  auto tile = [&](auto size) {
+    constexpr int P = decltype(size)::value;
+    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(x) * B;
+    product_tile_pairs<P, O, EA, PS, R>(taps_at(x), ps, w, bias, j0, B, out + at, out_plane, R ? res + at : nullptr);
+    x += P;
+  };
+  while (x + kPixels <= columns) tile(Count<kPixels>{});
+  if (x + 4 <= columns) tile(Count<4>{});
+  if (x + 2 <= columns) tile(Count<2>{});
+  if (x < columns) {
+    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(x) * B;
+    product_tile<1, O + 1, EA, PS, 0, R>(taps_at(x), ps, w, bias, j0, B, out + at, out_plane, nullptr,
+                                         R ? res + at : nullptr);
+  }
+}
+#endif
+
 // Output vectors [j0, j0 + O + O2) of pixels [0, columns) (w: their panel; w2: the next, of O2
 // vectors, when O2 > 0): tiles of PX pixels, then 4, 2 and 1. taps_at(x) is the taps of pixel x
 // (product_tile).
@@ -920,8 +1038,26 @@ template <Activation PA, bool R>
 __attribute__((noinline)) void project_row(const DepthwiseShape& s, const Projection& pj, const float* mid, float* out,
                                            const float* res, std::ptrdiff_t out_plane) {
   const int B = s.block;
-  product_vectors<PA, 0, kPixels, R>(blocked_taps(mid, static_cast<std::ptrdiff_t>(s.out_w) * B, pj.in_channels, B), B,
-                                     pj.weights, pj.in_channels, pj.bias, 0, pj.out_blocks * B / W, B, s.out_w, out,
+  const auto taps = blocked_taps(mid, static_cast<std::ptrdiff_t>(s.out_w) * B, pj.in_channels, B);
+  const int vectors = pj.out_blocks * B / W;
+#if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
+  // The last vector's upper half all padding (24 or 40 channels): its panel in pairs of pixels.
+  const int last_panel = vectors % kVectors ? vectors % kVectors : kVectors;
+  const int real = pj.out_channels > 0 ? pj.out_channels : vectors * W;
+  if (B == W && last_panel >= 2 && real <= vectors * W - W / 2) {
+    const int j = vectors - last_panel;
+    product_vectors<PA, 0, kPixels, R>(taps, B, pj.weights, pj.in_channels, pj.bias, 0, j, B, s.out_w, out, out_plane,
+                                       res);
+    const float* panel = pj.weights + static_cast<std::ptrdiff_t>(j) * W * pj.in_channels;
+    if (last_panel == 2) {
+      product_pair_columns<1, PA, 0, R>(taps, B, panel, pj.bias, j, B, s.out_w, out, out_plane, res);
+    } else {
+      product_pair_columns<2, PA, 0, R>(taps, B, panel, pj.bias, j, B, s.out_w, out, out_plane, res);
+    }
+    return;
+  }
+#endif
+  product_vectors<PA, 0, kPixels, R>(taps, B, pj.weights, pj.in_channels, pj.bias, 0, vectors, B, s.out_w, out,
                                      out_plane, res);
 }
 

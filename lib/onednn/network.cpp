@@ -378,6 +378,7 @@ struct OnednnNetwork::Impl {
                            project_data->data() + static_cast<size_t>(last.in_c) * out_padded);
       projection.in_channels = last.in_c;
       projection.out_blocks = p.out_blocks;
+      projection.out_channels = options.pixel_pairs ? last.out_c : 0;
       projection.activation = last.activation;
       projection.weights = project_data->data();
       projection.bias = project_data->data() + static_cast<size_t>(last.in_c) * out_padded;
@@ -1154,6 +1155,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "no-own-classifier") o.own_classifier = false;
     else if (item == "fused-expand-all") o.fuse_expand = FuseExpand::kAll;
     else if (item == "no-fused-project") o.fuse_project = false;
+    else if (item == "no-pixel-pairs") o.pixel_pairs = false;
     else if (item == "no-fused-classifier") o.fuse_head_classifier = false;
     else if (item.rfind("kernels-", 0) == 0 && kernel_path_named(item.substr(8))) {
       const kernels::Path path = *kernel_path_named(item.substr(8));
@@ -1165,7 +1167,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
                               "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
-                              "no-small-map-pointwise, no-fused-project, no-fused-classifier, "
+                              "no-small-map-pointwise, no-fused-project, no-pixel-pairs, no-fused-classifier, "
                               "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -1190,6 +1192,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.fuse_expand != d.fuse_expand)
     on.push_back(o.fuse_expand == FuseExpand::kOff ? "no-fused-expand" : "fused-expand-all");
   if (o.fuse_project != d.fuse_project) on.push_back("no-fused-project");
+  if (o.pixel_pairs != d.pixel_pairs) on.push_back("no-pixel-pairs");
   if (o.fuse_head_classifier != d.fuse_head_classifier) on.push_back("no-fused-classifier");
   if (o.kernel_path) on.push_back(fmt::format("kernels-{}", to_string(*o.kernel_path)));
   std::string text;

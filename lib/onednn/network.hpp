@@ -62,6 +62,10 @@ struct NetworkOptions {
   /// shortcut) runs inside the same step, row by row (kernels::Projection): the depthwise output
   /// never goes to memory.
   bool fuse_project = true;
+  /// On the AVX-512 path, a fused projection whose last output vector is half padding (24 or 40
+  /// channels in blocks of 16): two pixels' real channels of that vector in one register
+  /// (kernels::Projection::out_channels), so that the padding costs no FMAs; else the padded vector.
+  bool pixel_pairs = true;
   /// Blocked layouts: the 1x1 expansion convs not fused into a depthwise step, on maps of at least
   /// kOwnPointwiseMinPixels, and on smaller maps (and the head conv) as kOwnPointwiseMaxSmallMapWeightBytes
   /// and kOwnPointwiseAnyActivationMaxPixels say (own_pointwise_all: every one), run as own kernel
@@ -125,7 +129,7 @@ constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
 /// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
-/// "no-small-map-pointwise", "no-fused-project", "no-fused-classifier",
+/// "no-small-map-pointwise", "no-fused-project", "no-pixel-pairs", "no-fused-classifier",
 /// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
 /// throws Error for an unknown one, or a kernel path this CPU cannot run.
 void apply_lowering_switches(const std::string& list, NetworkOptions& options);
