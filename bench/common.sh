@@ -3,6 +3,11 @@
 # The median of the numbers on stdin, one per line ("nan" for none).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# The bench scripts' model names: bN (EfficientNet-BN) or mbv2 (MobileNetV2). baseline_args NAME:
+# effscale's --baseline option for it (none for EfficientNet); model_name NAME: its model there.
+baseline_args() { if [[ $1 == mbv2 ]]; then echo "--baseline mobilenet-v2"; fi; }
+model_name() { if [[ $1 == mbv2 ]]; then echo base; else echo "$1"; fi; }
+
 # ort_median_ms MODEL.onnx RESOLUTION THREADS RUNS: ONNX Runtime's median latency of the model
 # (scripts/ort_latency.js; NODE_PATH must hold onnxruntime-node).
 ort_median_ms() { node scripts/ort_latency.js "$1" "$2" "$3" "$4" | tail -n 1 | sed -n 's/.*median_ms=\([0-9.e+-]*\).*/\1/p'; }

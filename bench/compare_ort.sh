@@ -43,8 +43,6 @@ fi
 source bench/common.sh
 
 # effscale's baseline option, its model name, and torchvision's name for a model of -m.
-baseline_args() { if [[ $1 == mbv2 ]]; then echo "--baseline mobilenet-v2"; fi; }
-model_name() { if [[ $1 == mbv2 ]]; then echo base; else echo "$1"; fi; }
 ort_name() { if [[ $1 == mbv2 ]]; then echo mobilenet_v2; else echo "efficientnet_b${1#b}"; fi; }
 for m in $models; do
   name=${m%%:*}
