@@ -68,7 +68,7 @@ enum class Path { kAvx512, kAvx2, kPortable };
 
 /// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 17;
+constexpr int kKernelsVersion = 18;
 
 std::string_view to_string(Path path);
 

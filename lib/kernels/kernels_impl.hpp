@@ -31,6 +31,28 @@ inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
 
 inline V splat(float x) { return V{} + x; }
 
+// body() in an OpenMP parallel region of `threads` threads (0: the team size OpenMP would take),
+// or called directly where that is one thread and no region is active: the `omp for` loops in
+// body then run all their iterations in the calling thread, as in a region of one. A region of
+// one thread (libgomp's team and its closing barrier) took 2.2 us against 0.01 for the call in a
+// loop on a 2-core Zen 5 VM, and with a region per own step MobileNetV2 and B0 with 1 thread
+// measured 2-4% slower than with the call (in one process; bench/PERFORMANCE_NOTES.md,
+// eighteenth sitting).
+template <class F>
+inline void parallel_region(int threads, const F& body) {
+  if ((threads == 1 || (threads == 0 && omp_get_max_threads() == 1)) && !omp_in_parallel()) {
+    body();
+    return;
+  }
+  if (threads > 0) {
+#pragma omp parallel num_threads(threads)
+    body();
+  } else {
+#pragma omp parallel
+    body();
+  }
+}
+
 // Pins v to a register at this point: GCC otherwise folds a load used by several FMAs back into
 // each of them as a memory operand (one load per FMA), which is what the load-once code avoids.
 inline void in_register(V& v) {
@@ -662,8 +684,7 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
                    const SeWeights* sw, float* sums, float* squeezed, float* gate) {
   const int planes = s.batch * s.blocks;
   const int items = planes * bands;
-#pragma omp parallel
-  {
+  parallel_region(0, [&] {
 #pragma omp for schedule(static)
     for (int item = 0; item < items; ++item) {
       const int plane = item / bands, band = item % bands;
@@ -685,7 +706,7 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
       }
       se_gate(s, *se, *sw, sums, squeezed, gate);
     }
-  }
+  });
 }
 
 // The register tile of the matrix products (the fused expansion, the own pointwise conv, the
@@ -1147,8 +1168,7 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
   const std::size_t mid_at = (ring_floats + line - 1) / line * line;
   const std::size_t mid_floats = pj ? static_cast<std::size_t>(padded) * s.out_w : 0;
   std::atomic<bool> no_ring{false};  // an allocation failed: thrown after the parallel region
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_region(threads, [&] {
     float* ring = thread_ring(mid_at + mid_floats);
     if (!ring) no_ring = true;
 #pragma omp for schedule(static)
@@ -1182,7 +1202,7 @@ void expand_depthwise(const DepthwiseShape& s, const ExpandShape& e, const float
       }
       se_gate(s, *se, *sw, sums, squeezed, gate);
     }
-  }
+  });
   if (no_ring) throw std::bad_alloc();
 }
 
@@ -1204,20 +1224,23 @@ void pointwise(const PointwiseShape& s, const float* src, const float* weights, 
   const int items = s.batch * chunks * groups;
   with_activation(s.activation, [&](auto act) {
     constexpr Activation EA = decltype(act)::value;
-#pragma omp parallel for schedule(static)
-    for (int item = 0; item < items; ++item) {
-      const int g = item % groups, chunk = item / groups % chunks, n = item / groups / chunks;
-      // Chunks of equal size (to a multiple of 8 pixels), so that the threads' shares match.
-      const int p0 = static_cast<int>(static_cast<std::int64_t>(s.pixels) * chunk / chunks) / 8 * 8;
-      const int p1 = chunk + 1 == chunks ? s.pixels
-                                         : static_cast<int>(static_cast<std::int64_t>(s.pixels) * (chunk + 1) / chunks) / 8 * 8;
-      const int count = p1 - p0;
-      const float* in = src + (n * s.in_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
-      float* out = dst + (n * s.out_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
-      const int j0 = g * kVectors;
-      product_vectors<EA, 0, kPixels>(blocked_taps(in, plane, s.in_channels, B), B, weights, s.in_channels, bias, j0,
-                                      imin(j0 + kVectors, vectors), B, count, out, plane);
-    }
+    parallel_region(0, [&] {
+#pragma omp for schedule(static)
+      for (int item = 0; item < items; ++item) {
+        const int g = item % groups, chunk = item / groups % chunks, n = item / groups / chunks;
+        // Chunks of equal size (to a multiple of 8 pixels), so that the threads' shares match.
+        const int p0 = static_cast<int>(static_cast<std::int64_t>(s.pixels) * chunk / chunks) / 8 * 8;
+        const int p1 = chunk + 1 == chunks
+                           ? s.pixels
+                           : static_cast<int>(static_cast<std::int64_t>(s.pixels) * (chunk + 1) / chunks) / 8 * 8;
+        const int count = p1 - p0;
+        const float* in = src + (n * s.in_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
+        float* out = dst + (n * s.out_blocks * plane + static_cast<std::ptrdiff_t>(p0) * B);
+        const int j0 = g * kVectors;
+        product_vectors<EA, 0, kPixels>(blocked_taps(in, plane, s.in_channels, B), B, weights, s.in_channels, bias, j0,
+                                        imin(j0 + kVectors, vectors), B, count, out, plane);
+      }
+    });
   });
 }
 
@@ -1279,8 +1302,7 @@ void head_classifier(const HeadClassifierShape& hs, const float* src, const floa
   std::atomic<bool> no_buffer{false};  // an allocation failed: thrown after the parallel region
   with_activation(s.activation, [&](auto act) {
     constexpr Activation EA = decltype(act)::value;
-#pragma omp parallel
-    {
+    parallel_region(0, [&] {
       float* buf = thread_ring(pooled_at + kVectors * W);
       if (!buf) no_buffer = true;
       float* pooled = buf ? buf + pooled_at : nullptr;
@@ -1330,7 +1352,7 @@ void head_classifier(const HeadClassifierShape& hs, const float* src, const floa
             dst[n * hs.outputs + c + lane] = activate<decltype(fc_act)::value>(splat(acc[lane] + fc_bias[c + lane]))[0];
         });
       }
-    }
+    });
   });
   if (no_buffer) throw std::bad_alloc();
 }
@@ -1341,8 +1363,7 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
   const int rows = s.batch * s.out_h;
   const bool four = stem_four(s);
   with_activation(s.activation, [&](auto act) {
-#pragma omp parallel
-    {
+    parallel_region(0, [&] {
       alignas(64) float buf[kStemFloats];
       int offsets[kStemMaxTaps];
       stem_offsets(s, padded_width(s), offsets);
@@ -1359,7 +1380,7 @@ void stem(const StemShape& s, const float* src, const float* weights, const floa
           stem_row<A, 0, false>(s, src + n * image, weights, bias, out, r % s.out_h, buf, offsets);
         }
       }
-    }
+    });
   });
 }
 
@@ -1394,8 +1415,7 @@ void classifier(const ClassifierShape& s, const float* src, const float* weights
   const int planes = s.batch * s.in_blocks;
   with_activation(s.activation, [&](auto act) {
     constexpr Activation A = decltype(act)::value;
-#pragma omp parallel
-    {
+    parallel_region(0, [&] {
       // The pool: each channel block's pixels summed in order, four partial sums.
 #pragma omp for schedule(static)
       for (int item = 0; item < planes; ++item) {
@@ -1438,17 +1458,24 @@ void classifier(const ClassifierShape& s, const float* src, const float* weights
           dst[n * s.outputs + c] = activate<A>(splat(sums[0] + bias[c]))[0];
         }
       }
-    }
+    });
   });
 }
 
 void scale_runs(const float* src, float* dst, std::size_t runs, int run, const int* channel, const float* gate) {
   const auto n = static_cast<std::ptrdiff_t>(runs);
   if (run % W == 0) {
-#pragma omp parallel for schedule(static) if (n * run >= 16384)
-    for (std::ptrdiff_t r = 0; r < n; ++r) {
-      const V g = splat(gate[channel[r]]);
-      for (int j = 0; j < run; j += W) store(dst + r * run + j, load(src + r * run + j) * g);
+    auto runs_of = [&] {
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t r = 0; r < n; ++r) {
+        const V g = splat(gate[channel[r]]);
+        for (int j = 0; j < run; j += W) store(dst + r * run + j, load(src + r * run + j) * g);
+      }
+    };
+    if (n * run >= 16384) {
+      parallel_region(0, runs_of);
+    } else {
+      runs_of();  // outside a region: every run in this thread
     }
     return;
   }
