@@ -716,6 +716,38 @@ void bands_then_se(const DepthwiseShape& s, int bands, const Band& band_fn, floa
 constexpr int kPixels = W == 16 ? 8 : 4;
 constexpr int kVectors = kPanelVectors;
 
+// A register tile's accumulators: output vectors [j0, j0 + N) of P pixels from the bias, plus the
+// residual res (laid out as the output: blocks out_plane apart, pixels B floats apart) when R.
+template <int P, int N, bool R>
+inline void start_tile(V (&acc)[P][N], const float* bias, int j0, int B, const float* res, std::ptrdiff_t out_plane) {
+#pragma GCC unroll 8
+  for (int o = 0; o < N; ++o) {
+    const V b = load(bias + (j0 + o) * W);
+    const int v = (j0 + o) * W;
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      if constexpr (R) {
+        acc[p][o] = b + load(res + (v / B) * out_plane + v % B + p * B);
+      } else {
+        acc[p][o] = b;
+      }
+    }
+  }
+}
+
+// A register tile's accumulators activated and stored to out (the tile's first pixel in channel
+// block 0: pixels B floats apart, blocks out_plane apart).
+template <int P, int N, Activation EA>
+inline void finish_tile(V (&acc)[P][N], int j0, int B, float* out, std::ptrdiff_t out_plane) {
+#pragma GCC unroll 8
+  for (int o = 0; o < N; ++o) {
+    const int v = (j0 + o) * W;
+    float* op = out + (v / B) * out_plane + v % B;
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) store(op + p * B, activate<EA>(acc[p][o]));
+  }
+}
+
 // P pixels x output vectors [j0, j0 + O) of a product over inputs: taps(f) calls f(x) for each
 // input in order, x pointing at the first pixel's value of that input (pixels pixel_stride floats
 // apart); w is the vectors' panel (pack_panels: each input's O vectors of weights, one after the
@@ -731,19 +763,7 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
   constexpr int N = O + O2;
   const std::ptrdiff_t ps = PS ? PS : pixel_stride;
   V acc[P][N];
-#pragma GCC unroll 8
-  for (int o = 0; o < N; ++o) {
-    const V b = load(bias + (j0 + o) * W);
-    const int v = (j0 + o) * W;
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      if constexpr (R) {
-        acc[p][o] = b + load(res + (v / B) * out_plane + v % B + p * B);
-      } else {
-        acc[p][o] = b;
-      }
-    }
-  }
+  start_tile<P, N, R>(acc, bias, j0, B, res, out_plane);
   const float* wr = w;
   const float* wr2 = w2;
   taps([&](const float* x) {
@@ -761,13 +781,7 @@ inline void product_tile(const Taps& taps, std::ptrdiff_t pixel_stride, const fl
     wr += O * W;
     if constexpr (O2 > 0) wr2 += O2 * W;
   });
-#pragma GCC unroll 8
-  for (int o = 0; o < N; ++o) {
-    const int v = (j0 + o) * W;
-    float* op = out + (v / B) * out_plane + v % B;
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) store(op + p * B, activate<EA>(acc[p][o]));
-  }
+  finish_tile<P, N, EA>(acc, j0, B, out, out_plane);
 }
 
 #if EFFSCALE_VECTOR_WIDTH == 16 && defined(__AVX512F__)
@@ -805,19 +819,7 @@ inline void product_tile_pairs(const Taps& taps, std::ptrdiff_t pixel_stride, co
   const std::ptrdiff_t ps = PS ? PS : pixel_stride;
   V acc[P][O];
   V pair[Q];
-#pragma GCC unroll 8
-  for (int o = 0; o < O; ++o) {
-    const V b = load(bias + (j0 + o) * W);
-    const int v = (j0 + o) * W;
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      if constexpr (R) {
-        acc[p][o] = b + load(res + (v / B) * out_plane + v % B + p * B);
-      } else {
-        acc[p][o] = b;
-      }
-    }
-  }
+  start_tile<P, O, R>(acc, bias, j0, B, res, out_plane);
   const int vh = (j0 + O) * W;
   const std::ptrdiff_t half_at = (vh / B) * out_plane;
   {
@@ -850,13 +852,7 @@ inline void product_tile_pairs(const Taps& taps, std::ptrdiff_t pixel_stride, co
     }
     wr += (O + 1) * W;
   });
-#pragma GCC unroll 8
-  for (int o = 0; o < O; ++o) {
-    const int v = (j0 + o) * W;
-    float* op = out + (v / B) * out_plane + v % B;
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) store(op + p * B, activate<EA>(acc[p][o]));
-  }
+  finish_tile<P, O, EA>(acc, j0, B, out, out_plane);
 #pragma GCC unroll 8
   for (int q = 0; q < Q; ++q) {
     const V h = activate<EA>(pair[q]);
