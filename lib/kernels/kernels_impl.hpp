@@ -1468,11 +1468,7 @@ void scale_runs(const float* src, float* dst, std::size_t runs, int run, const i
         for (int j = 0; j < run; j += W) store(dst + r * run + j, load(src + r * run + j) * g);
       }
     };
-    if (n * run >= 16384) {
-      parallel_region(0, runs_of);
-    } else {
-      runs_of();  // outside a region: every run in this thread
-    }
+    parallel_region(n * run >= 16384 ? 0 : 1, runs_of);  // small tensors: one thread
     return;
   }
   for (std::size_t r = 0; r < runs; ++r) {
