@@ -104,10 +104,13 @@ std::vector<std::string> OnednnTimer::load(const std::vector<int>& ids) {
   std::vector<std::string> failures(ids.size());
   std::vector<std::unique_ptr<OnednnNetwork>> built(ids.size());
   std::vector<BuildInfo> info(ids.size());
-  // Build in parallel; nothing is timed meanwhile. Building runs no OpenMP team of its own (weight
-  // reorders use one thread: onednn/network.cpp), so the timing team stays the only one.
+  // Build in parallel; nothing is timed meanwhile. Each network is built for the timing team's
+  // thread count (a TBB worker's own count is the machine's cores, and oneDNN primitives keep the
+  // count they were created with), and building runs no OpenMP team of its own (its reorders use one
+  // thread: OpenmpThreads), so the timing team stays the only one.
   tbb::parallel_for(size_t{0}, ids.size(), [&](size_t i) {
     if (networks_.count(ids[i])) return;
+    const OpenmpThreads built_for(threads_);
     try {
       const double t0 = now_seconds();
       const Graph g = graph_of_(ids[i]);

@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <thread>
 
 #include "bench.hpp"
 #include "cost.hpp"
 #include "error.hpp"
+#include "measure_onednn.hpp"
 #include "onednn/network.hpp"
 #include "reference_executor.hpp"
 #include "weights.hpp"
@@ -401,6 +404,40 @@ TEST_CASE("the same seed gives the same outputs, another seed does not", "[onedn
   };
   CHECK(logits(3) == logits(3));
   CHECK(logits(3) != logits(4));
+}
+
+TEST_CASE("a network runs only with the thread count it was built for, and the timer builds for its own", "[onednn]") {
+  // oneDNN primitives keep the OpenMP thread count they were created with: a network built on a
+  // thread whose count differs from the timing thread's would run teams the timing never asked for.
+  const Graph g = expand(scale(builtin_baseline("efficientnet-b0"), {0.25, 1.0, 32}));
+  omp_set_num_threads(1);
+  std::unique_ptr<OnednnNetwork> net;
+  {
+    const OpenmpThreads two(2);
+    net = std::make_unique<OnednnNetwork>(g, NetworkOptions{});
+    net->set_input(make_input(1, 3, 32, 32, 1));
+  }
+  CHECK(omp_get_max_threads() == 1);  // the guard restored the count
+  CHECK_THROWS_WITH(net->run(), Catch::Contains("built for 2 OpenMP thread(s) and is run with 1"));
+  CHECK_THROWS_WITH(net->run_primitive(0), Catch::Contains("built for 2"));
+  {
+    const OpenmpThreads two(2);
+    CHECK_NOTHROW(net->run());
+  }
+
+  // The timer builds every network for its own thread count, whatever the count of the thread that
+  // builds it (here load() runs on a thread set to 3; its TBB workers keep the machine's default).
+  OnednnTimer timer([&](int) { return g; }, NetworkOptions{}, 1);
+  const std::vector<int> ids{0, 1, 2, 3, 4, 5};
+  std::vector<std::string> failures;
+  std::thread builder([&] {
+    omp_set_num_threads(3);
+    failures = timer.load(ids);
+  });
+  builder.join();
+  for (const std::string& f : failures) CHECK(f.empty());
+  for (int id : ids) CHECK_NOTHROW(timer.run(id));
+  omp_set_num_threads(2);
 }
 
 TEST_CASE("oneDNN failures name the layer and oneDNN's status", "[onednn]") {

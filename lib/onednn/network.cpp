@@ -111,6 +111,12 @@ struct OnednnNetwork::Impl {
 
   Graph graph;
   NetworkOptions options;
+  int threads = omp_get_max_threads();  // the OpenMP thread count the network is built for
+  void check_threads() const {
+    if (omp_get_max_threads() != threads)
+      throw Error(fmt::format("the network was built for {} OpenMP thread(s) and is run with {}", threads,
+                              omp_get_max_threads()));
+  }
   bool blocked_input() const {
     return options.blocked_input && !graph.layers.empty() && graph.layers[0].role != LayerRole::kStem;
   }
@@ -197,11 +203,9 @@ struct OnednnNetwork::Impl {
     if (user_md == wanted) {
       std::memcpy(out.get_data_handle(), data.data(), user_md.get_size());
     } else {
-      const int threads = omp_get_max_threads();
-      omp_set_num_threads(1);
+      const OpenmpThreads one(1);
       dnnl::reorder(user, out).execute(stream, user, out);
       stream.wait();
-      omp_set_num_threads(threads);
     }
     return out;
   }
@@ -1082,6 +1086,7 @@ void OnednnNetwork::set_input(const std::vector<float>& nchw) {
     if (nchw.size() != elements)
       throw Error(fmt::format("input has {} values, the network takes {}", nchw.size(), elements));
     memory src(memory::desc(d, Dt::f32, Tag::nchw), impl_->engine, const_cast<float*>(nchw.data()));
+    const OpenmpThreads one(1);  // set_input is part of building (OnednnTimer::load)
     dnnl::reorder(src, in).execute(impl_->stream, src, const_cast<memory&>(in));
     impl_->stream.wait();
     return;
@@ -1093,12 +1098,14 @@ void OnednnNetwork::set_input(const std::vector<float>& nchw) {
 }
 
 void OnednnNetwork::run() {
+  impl_->check_threads();
   for (size_t i = 0; i < impl_->steps.size(); ++i) impl_->run_step(i);
   impl_->stream.wait();
 }
 
 void OnednnNetwork::run_primitive(size_t index) {
   if (index >= impl_->steps.size()) throw std::out_of_range("run_primitive: no such primitive");
+  impl_->check_threads();
   impl_->run_step(index);
   impl_->stream.wait();
 }
@@ -1224,6 +1231,10 @@ std::string onednn_isa() {
     default: return "unknown";
   }
 }
+
+OpenmpThreads::OpenmpThreads(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+
+OpenmpThreads::~OpenmpThreads() { omp_set_num_threads(saved_); }
 
 void set_flush_denormals() {
   auto set = [] { _mm_setcsr(_mm_getcsr() | _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON); };

@@ -153,8 +153,9 @@ struct PrimitiveInfo {
   std::int64_t macs = 0;   ///< multiply-adds implied by the primitive's own shapes (conv, inner product)
 };
 
-/// A built network, ready to run. Build and run it in the same thread, after
-/// omp_set_num_threads() (bench.hpp does this).
+/// A built network, ready to run. Build it with the OpenMP thread count it will run with (some
+/// oneDNN primitives fix their thread count when they are created): build and run it in the same
+/// thread after omp_set_num_threads() (bench.hpp does this), or build it under OpenmpThreads.
 class OnednnNetwork {
  public:
   /// Lowers `graph`. Throws Error naming the layer and oneDNN's status when oneDNN refuses a
@@ -167,10 +168,11 @@ class OnednnNetwork {
   /// Copies a batch of images (NCHW, batch * C * H * W floats) into the input tensor.
   void set_input(const std::vector<float>& nchw);
 
-  /// One forward pass.
+  /// One forward pass. Throws Error when the calling thread's OpenMP thread count is not the one
+  /// the network was built for.
   void run();
 
-  /// Runs only primitive `index` (profiling).
+  /// Runs only primitive `index` (profiling); the same check as run().
   void run_primitive(size_t index);
 
   /// The last layer's output, as plain NCHW floats (batch * C * H * W).
@@ -198,6 +200,21 @@ std::string onednn_version();
 
 /// The instruction set oneDNN dispatches to on this machine, e.g. "avx512_core_bf16".
 std::string onednn_isa();
+
+/// Sets the calling thread's OpenMP thread count for the guard's lifetime, then restores it.
+/// Building on another thread (a TBB worker) takes the run's count from it; a reorder done while
+/// building takes 1 from it, so that building never starts an OpenMP team (a team's threads stay
+/// in libgomp's pool, and more pooled threads than cores make every timed team wait by futex).
+class OpenmpThreads {
+ public:
+  explicit OpenmpThreads(int threads);
+  ~OpenmpThreads();
+  OpenmpThreads(const OpenmpThreads&) = delete;
+  OpenmpThreads& operator=(const OpenmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
 
 /// Sets flush-to-zero and denormals-are-zero in the calling thread and every thread of its
 /// OpenMP team (the threads oneDNN runs on).
