@@ -50,9 +50,9 @@ for m in $models; do
 done
 
 # Each model's MACs, for the fraction of the machine's float32 peak: 2 x MACs / latency / peak,
-# with the peak (oneDNN's 2048^3 matmul, 'effscale bench --peak') measured in every round next to
-# the models it divides, like the peer: a peak taken once at another moment of a machine whose
-# speed drifts by a third would move every fraction with it.
+# with the peak (oneDNN's 2048^3 matmul, 'effscale bench --peak', about 2 s) measured right before
+# and right after each effscale timing it divides, their mean: a peak taken at another moment of a
+# machine whose speed drifts by a third within a minute would move the fraction with it.
 declare -A macs
 for m in $models; do
   name=${m%%:*}; res=${m##*:}
@@ -72,6 +72,13 @@ time_ours() {
   ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
 }
+# time_ours between two peaks (into pk, their mean, and pk_pair, both).
+time_ours_at_peak() {
+  local before after
+  before=$(peak_now "$threads"); time_ours; after=$(peak_now "$threads")
+  pk=$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+  pk_pair="$before-$after"
+}
 time_peer() {
   line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
   line=${line#*median_ms=}
@@ -81,18 +88,17 @@ declare -A ours theirs ratios fractions peaks
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')" >&2
 for ((round = 1; round <= rounds; round++)); do
   for threads in $threads_list; do
-    pk=$(peak_now "$threads")
-    peaks[$threads]+="$pk "
-    echo "round $round: float32 peak with $threads threads $pk GFLOP/s" >&2
     for m in $models; do
       name=${m%%:*}; res=${m##*:}
       key="$name $res $threads"
       line="" ms="" first=effscale
       if [[ $peer == yes ]] && ((RANDOM % 2)); then
-        first=ORT; time_peer; time_ours
+        first=ORT; time_peer; time_ours_at_peak
       else
-        time_ours; if [[ $peer == yes ]]; then time_peer; fi
+        time_ours_at_peak; if [[ $peer == yes ]]; then time_peer; fi
       fi
+      peaks[$threads]+="$pk "
+      echo "round $round: $key float32 peak with $threads threads $pk GFLOP/s (before-after $pk_pair)" >&2
       ours[$key]+="$ms "
       fractions[$key]+="$(awk -v m="${macs[$name]}" -v t="$ms" -v pk="$pk" 'BEGIN { print 100 * 2 * m / (t * 1e6) / pk }') "
       if [[ $peer == yes ]]; then
@@ -124,5 +130,5 @@ for threads in $threads_list; do
 done
 echo "(medians of $rounds alternating rounds, each timing a model in effscale and ORT right after each other in random order; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
 for threads in $threads_list; do
-  echo "(float32 peak with $threads threads, measured in each round: $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | median) GFLOP/s median of ${peaks[$threads]% }, 'effscale bench --peak'; of_peak: median of each round's 2 x MACs / effscale latency / that round's peak)"
+  echo "(float32 peak with $threads threads, 'effscale bench --peak' right before and after each effscale timing: $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | median) GFLOP/s median, $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | sort -g | head -n 1)-$(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | sort -g | tail -n 1) range; of_peak: median over the rounds of 2 x MACs / effscale latency / the mean of the two peaks beside it)"
 done
