@@ -156,7 +156,7 @@ int cmd_describe(const std::vector<std::string>& args, Io& io) {
   Description d{model, scale(options.baseline, model.factors), {}, {}, {}};
   expand(d.spec, d.graph);
   d.cost = network_cost(d.graph);
-  check_network_memory(d.graph, d.cost.total.params, 1, options.max_memory, d.model.name);
+  check_network_memory(d.graph, d.cost.total.params, NetworkOptions{}, 1, options.max_memory, d.model.name);
   d.groups = stage_costs(d.graph, static_cast<int>(d.spec.stages.size()));
 
   std::ostringstream out;

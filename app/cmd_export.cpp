@@ -70,7 +70,7 @@ int cmd_export(const std::vector<std::string>& args, Io& io) {
   const ExportModel model{options.baseline, choice.factors, choice.name};
   const Graph graph = expand(scale(options.baseline, choice.factors));
   const NetworkCost cost = network_cost(graph);
-  check_network_memory(graph, cost.total.params, 1, options.max_memory, choice.name);
+  check_network_memory(graph, cost.total.params, NetworkOptions{}, 1, options.max_memory, choice.name);
   std::string text;
   switch (format) {
     case ExportFormat::kBaseline: text = export_baseline_file(model); break;

@@ -55,7 +55,7 @@ int cmd_run(const std::vector<std::string>& args, Io& io) {
   bench.network.layout = read_layout(result);
   const Graph graph = expand(scale(options.baseline, model.factors));
   const NetworkCost cost = network_cost(graph);
-  check_network_memory(graph, cost.total.params, bench.network.batch, options.max_memory, model.name);
+  check_network_memory(graph, cost.total.params, bench.network, bench.threads, options.max_memory, model.name);
 
   const TensorInfo& image = graph.tensors.at(0);
   const std::int64_t floats = std::int64_t{bench.network.batch} * image.elements();

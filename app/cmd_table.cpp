@@ -27,7 +27,7 @@ std::vector<TableRow> compute(const ModelOptions& options, const std::vector<Mod
   Graph graph;
   for (const auto& m : models) {
     TableRow row{m, evaluate(options.baseline, m.factors, graph), std::nullopt};
-    check_network_memory(graph, row.cost.total.params, 1, options.max_memory, m.name);
+    check_network_memory(graph, row.cost.total.params, NetworkOptions{}, 1, options.max_memory, m.name);
     if (m.kind == ModelKind::kBase || m.kind == ModelKind::kPublished) {
       row.paper = published_figures(options.baseline.name, m.name == "base" ? "b0" : m.name);
     }

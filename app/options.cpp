@@ -378,7 +378,8 @@ void add_measure_options(cxxopts::Options& opts, const MeasureDefaults& d) {
       ("layout", "Activation layout: blocked (nChw16c) or nhwc", cxxopts::value<std::string>()->default_value("blocked"), "L")
       ("seed", "Seed of the synthetic weights, the input and the measurement order", cxxopts::value<std::string>()->default_value("1"), "N")
       ("lowering", "Lowering switches, to measure their effect: no-inplace-scale, separate-residual, "
-                   "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise (oneDNN's depthwise "
+                   "library-scratchpad, no-buffer-reuse, reuse-buffers-with-threads (buffers shared by liveness with several "
+                   "threads too), se-inner-product, no-own-depthwise (oneDNN's depthwise "
                    "and SE primitives instead of the own kernels), no-gate-in-weights, no-fused-expand (oneDNN's expansion conv before every "
                    "depthwise step), fused-expand-all (every expansion conv fused), "
                    "no-own-pointwise (oneDNN's expansion and head convs), own-pointwise-all (the own kernel for every expansion and head conv), "

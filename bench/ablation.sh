@@ -23,6 +23,7 @@ variants=(
   "residual as a binary add|--lowering separate-residual|"
   "per-primitive scratchpad|--lowering library-scratchpad|"
   "no buffer reuse|--lowering no-buffer-reuse|"
+  "buffers reused with several threads|--lowering reuse-buffers-with-threads|"
   "SE reduce as inner product|--lowering se-inner-product|"
   "oneDNN depthwise + SE primitives|--lowering no-own-depthwise|"
   "SE gate on the activation|--lowering no-gate-in-weights|"

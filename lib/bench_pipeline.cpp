@@ -23,7 +23,7 @@ BenchOutcome run_bench(const BenchPlan& plan, const std::atomic<bool>* stop,
     const Graph g = expand(scale(plan.baseline, m.factors));
     row.cost = network_cost(g);
     row.network = network_id(g);
-    check_network_memory(g, row.cost.total.params, plan.measure.network.batch, plan.max_memory, m.name);
+    check_network_memory(g, row.cost.total.params, plan.measure.network, plan.measure.threads, plan.max_memory, m.name);
     if (!id_of.count(row.network)) {
       if (row.network == baseline_network) {
         id_of[row.network] = kReference;

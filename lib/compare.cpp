@@ -62,7 +62,7 @@ CompareOutcome run_compare(const ComparePlan& plan, const std::atomic<bool>* sto
         row.peak_memory_bytes = c.peak_activation_bytes;
         row.mac_ratio = static_cast<double>(c.total.macs) / static_cast<double>(out.baseline_cost.total.macs);
         row.network = network_id(scratch);
-        const std::int64_t bytes = network_memory_bytes(scratch, c.total.params, plan.measure.network.batch);
+        const std::int64_t bytes = network_memory_bytes(scratch, c.total.params, plan.measure.network, plan.measure.threads);
         if (plan.latency && bytes > plan.max_memory)
           row.status = RowStatus::skipped(fmt::format("model {} needs an estimated {} at batch {}, over the limit of {} "
                                                       "(--max-memory)",

@@ -71,6 +71,15 @@ std::int64_t peak_activation_bytes(const Graph& g, int channel_block) {
   return checked_mul(peak, static_cast<std::int64_t>(sizeof(float)), "activation bytes");
 }
 
+std::int64_t total_activation_bytes(const Graph& g, int channel_block) {
+  std::int64_t total = 0;
+  for (const TensorInfo& x : g.tensors) {
+    const std::int64_t c = (std::int64_t{x.c} + channel_block - 1) / channel_block * channel_block;
+    total = checked_add(total, checked_mul(checked_mul(c, x.h, "activations"), x.w, "activations"), "activations");
+  }
+  return checked_mul(total, static_cast<std::int64_t>(sizeof(float)), "activation bytes");
+}
+
 NetworkCost network_cost(const Graph& g) {
   NetworkCost n;
   for (const Layer& l : g.layers) {

@@ -45,6 +45,10 @@ LayerCost layer_cost(const Layer& layer);
 /// a multiple of `channel_block` (16 for the blocked layouts oneDNN pads to).
 std::int64_t peak_activation_bytes(const Graph& graph, int channel_block = 1);
 
+/// Bytes of every tensor of `graph` added up (float32, batch 1, channels padded to channel_block):
+/// the activation memory of a network that reuses no buffer.
+std::int64_t total_activation_bytes(const Graph& graph, int channel_block = 1);
+
 /// Cost of the whole network.
 NetworkCost network_cost(const Graph& graph);
 

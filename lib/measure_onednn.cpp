@@ -65,21 +65,34 @@ std::vector<long> process_threads() {
 
 }  // namespace
 
-std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, int batch) {
-  const std::int64_t activations = checked_mul(batch, peak_activation_bytes(graph, 16), "activation bytes");
+std::int64_t activation_bytes_estimate(const Graph& graph, const NetworkOptions& network, int threads) {
+  std::int64_t per_image = 0;
+  if (reuses_buffers(network, threads)) {
+    per_image = peak_activation_bytes(graph, 16);
+  } else {
+    // Every tensor its own buffer (fresh_buffers_with_threads): the sum over the tensors.
+    per_image = total_activation_bytes(graph, 16);
+  }
+  return checked_mul(network.batch, per_image, "activation bytes");
+}
+
+std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, const NetworkOptions& network,
+                                  int threads) {
+  const std::int64_t activations = activation_bytes_estimate(graph, network, threads);
   const std::int64_t weights = checked_mul(params, static_cast<std::int64_t>(sizeof(float)), "weight bytes");
   const std::int64_t list = static_cast<std::int64_t>(graph.layers.size() * sizeof(Layer) + graph.tensors.size() * sizeof(TensorInfo));
   return checked_add(checked_add(activations, weights, "bytes"), list, "bytes");
 }
 
-void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name) {
-  const std::int64_t activations = batch * peak_activation_bytes(graph, 16);
+void check_network_memory(const Graph& graph, std::int64_t params, const NetworkOptions& network, int threads,
+                          std::int64_t limit, const std::string& name) {
+  const std::int64_t activations = activation_bytes_estimate(graph, network, threads);
   const std::int64_t weights = params * static_cast<std::int64_t>(sizeof(float));
-  const std::int64_t total = network_memory_bytes(graph, params, batch);
+  const std::int64_t total = network_memory_bytes(graph, params, network, threads);
   if (total > limit) {
     throw runtime_failure(fmt::format("model {} at batch {} needs an estimated {} ({} of activations, {} of weights), "
                                       "over the limit of {} (raise it with --max-memory)",
-                                      name, batch, human_bytes(total), human_bytes(activations),
+                                      name, network.batch, human_bytes(total), human_bytes(activations),
                                       human_bytes(weights), human_bytes(limit)));
   }
 }
@@ -252,10 +265,10 @@ MeasureOutcome measure_graphs(const std::function<Graph(int)>& graph_of, int net
   for (int id = 0; id <= plan.networks; ++id) {
     const Graph g = graph_of(id);
     const NetworkCost cost = network_cost(g);
-    plan.bytes.push_back(network_memory_bytes(g, cost.total.params, config.network.batch));
+    plan.bytes.push_back(network_memory_bytes(g, cost.total.params, config.network, config.threads));
     // The reference is built in every batch: it must fit the limit like any candidate.
     if (id == kReference && config.settings.memory_limit > 0)
-      check_network_memory(g, cost.total.params, config.network.batch, config.settings.memory_limit,
+      check_network_memory(g, cost.total.params, config.network, config.threads, config.settings.memory_limit,
                            "base (the reference every network is timed next to)");
     // Tests: a deterministic machine instead of this one (measure.hpp): 25 GMAC/s, 3 us per layer.
     simulated_ms.push_back(static_cast<double>(cost.total.macs) * config.network.batch / 25e6 +

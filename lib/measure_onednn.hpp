@@ -21,13 +21,19 @@
 
 namespace effscale {
 
-/// Bytes a built network needs: activations with channels padded to 16 times the batch, the
-/// weights, and the layer list. The one estimate that every command checks --max-memory against.
-std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, int batch);
+/// Activation bytes a network built with `network` for `threads` threads needs: channels padded to
+/// 16, times the batch; the liveness peak when it reuses buffers (reuses_buffers), else every
+/// tensor's size added up.
+std::int64_t activation_bytes_estimate(const Graph& graph, const NetworkOptions& network, int threads);
 
-/// Throws a runtime Error when building `name` at `batch` would need more than `limit` bytes
-/// (network_memory_bytes), naming the estimate and the limit.
-void check_network_memory(const Graph& graph, std::int64_t params, int batch, std::int64_t limit, const std::string& name);
+/// Bytes a built network needs: activation_bytes_estimate, the weights, and the layer list. The one
+/// estimate that every command checks --max-memory against.
+std::int64_t network_memory_bytes(const Graph& graph, std::int64_t params, const NetworkOptions& network, int threads);
+
+/// Throws a runtime Error when building `name` with `network` (its batch) for `threads` threads
+/// would need more than `limit` bytes (network_memory_bytes), naming the estimate and the limit.
+void check_network_memory(const Graph& graph, std::int64_t params, const NetworkOptions& network, int threads,
+                          std::int64_t limit, const std::string& name);
 
 /// The machine a measurement is made on.
 struct MachineInfo {

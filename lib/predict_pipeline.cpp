@@ -347,7 +347,7 @@ PredictOutcome run_predict(const PredictPlan& plan, const std::atomic<bool>* sto
     const Graph g = expand(scale(plan.baseline, m.factors));
     row.cost = network_cost(g);
     row.network = network_id(g);
-    check_network_memory(g, row.cost.total.params, plan.measure.network.batch, plan.max_memory, m.name);
+    check_network_memory(g, row.cost.total.params, plan.measure.network, plan.measure.threads, plan.max_memory, m.name);
     table_plan.networks.push_back(g);
     out.rows.push_back(std::move(row));
   }

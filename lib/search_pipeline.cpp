@@ -80,7 +80,7 @@ void evaluate_candidates(const SearchPlan& plan, std::int64_t baseline_macs, std
         if (it == scratch.evaluated.end()) {
           expand(scratch.scaled, g);
           Evaluated e{network_cost(g), network_id(g), 0};
-          e.bytes = network_memory_bytes(g, e.cost.total.params, plan.measure.network.batch);
+          e.bytes = network_memory_bytes(g, e.cost.total.params, plan.measure.network, plan.measure.threads);
           it = scratch.evaluated.emplace(scratch.key, std::move(e)).first;
         }
         const NetworkCost& c = it->second.cost;

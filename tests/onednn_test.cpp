@@ -354,16 +354,39 @@ TEST_CASE("MACs implied by the primitives equal the cost model's, B0-B7", "[oned
   }
 }
 
-TEST_CASE("buffer reuse keeps activation memory near the cost model's peak", "[onednn]") {
-  omp_set_num_threads(2);
+TEST_CASE("buffer reuse keeps activation memory near the cost model's peak, with one thread", "[onednn]") {
+  // Reference figures: the cost model's liveness peak and tensor sum (cost.hpp), channels padded to 16.
   const Graph g = expand(builtin_baseline("efficientnet-b0"));
-  OnednnNetwork reused(g, {});
+  const std::int64_t peak = peak_activation_bytes(g, 16), total = total_activation_bytes(g, 16);
+  REQUIRE(total > 3 * peak);
   NetworkOptions separate;
   separate.reuse_buffers = false;
-  OnednnNetwork unshared(g, separate);
-  const std::int64_t peak = peak_activation_bytes(g, 16);
-  CHECK(reused.activation_bytes() <= peak * 5 / 4);  // arena by liveness, plus the scratchpad
-  CHECK(unshared.activation_bytes() > 3 * reused.activation_bytes());
+  NetworkOptions shared_with_threads;
+  apply_lowering_switches("reuse-buffers-with-threads", shared_with_threads);
+  auto arena = [&](int threads, const NetworkOptions& o) {
+    const OpenmpThreads count(threads);
+    return OnednnNetwork(g, o).activation_bytes();
+  };
+  // The arena by liveness (plus the scratchpad) with one thread, or with the switch.
+  CHECK(arena(1, {}) <= peak * 5 / 4);
+  CHECK(arena(2, shared_with_threads) <= peak * 5 / 4);
+  CHECK(arena(1, shared_with_threads) == arena(1, {}));
+  // Every tensor its own buffer with two threads by default, or with no-buffer-reuse.
+  const std::int64_t reused = arena(1, {});
+  for (const std::int64_t bytes : {arena(2, {}), arena(1, separate), arena(2, separate)}) {
+    CHECK(bytes > 3 * reused);
+    CHECK(bytes <= total * 5 / 4);
+  }
+  // The estimate every command checks --max-memory against follows the same rule.
+  CHECK(activation_bytes_estimate(g, {}, 1) == peak);
+  CHECK(activation_bytes_estimate(g, {}, 2) == total);
+  CHECK(activation_bytes_estimate(g, shared_with_threads, 2) == peak);
+  CHECK(activation_bytes_estimate(g, separate, 1) == total);
+  NetworkOptions two_images;
+  two_images.batch = 2;
+  CHECK(activation_bytes_estimate(g, two_images, 2) == 2 * total);
+  CHECK(lowering_switches(shared_with_threads) == "reuse-buffers-with-threads");
+  omp_set_num_threads(2);
 }
 
 TEST_CASE("synthetic weights keep activations O(1) at any depth", "[onednn]") {

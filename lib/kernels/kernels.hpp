@@ -66,9 +66,10 @@ using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
 
 enum class Path { kAvx512, kAvx2, kPortable };
 
-/// Raised whenever a change to the kernels changes their speed: latency tables (latency_table.hpp)
+/// Raised whenever a change to the kernels, or to how the lowering lays out their buffers (19: no
+/// buffer reuse with several threads), changes their speed: latency tables (latency_table.hpp)
 /// measured with other kernels are not reused.
-constexpr int kKernelsVersion = 18;
+constexpr int kKernelsVersion = 19;
 
 std::string_view to_string(Path path);
 

@@ -984,7 +984,7 @@ struct OnednnNetwork::Impl {
     size_t arena = 0;
     for (int v : order) {
       size_t at = 0;
-      if (options.reuse_buffers) {
+      if (reuses_buffers(options, threads)) {
         // Occupied address ranges of values alive at the same time, by start address.
         std::vector<std::pair<size_t, size_t>> busy;
         for (int p : placed)
@@ -1142,6 +1142,10 @@ kernels::Path own_kernel_path(const NetworkOptions& options) {
   return options.kernel_path.value_or(kernels::best_path(blocked_channels()));
 }
 
+bool reuses_buffers(const NetworkOptions& options, int threads) {
+  return options.reuse_buffers && (threads <= 1 || !options.fresh_buffers_with_threads);
+}
+
 void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
   size_t start = 0;
   while (start <= list.size()) {
@@ -1151,6 +1155,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     else if (item == "separate-residual") o.fuse_residual = false;
     else if (item == "library-scratchpad") o.user_scratchpad = false;
     else if (item == "no-buffer-reuse") o.reuse_buffers = false;
+    else if (item == "reuse-buffers-with-threads") o.fresh_buffers_with_threads = false;
     else if (item == "se-inner-product") o.se_inner_product = true;
     else if (item == "no-own-depthwise") o.own_depthwise = false;
     else if (item == "no-gate-in-weights") o.gate_in_weights = false;
@@ -1172,7 +1177,7 @@ void apply_lowering_switches(const std::string& list, NetworkOptions& o) {
     }
     else if (!item.empty() || list.empty())
       throw Error(fmt::format("unknown lowering switch '{}' (valid: no-inplace-scale, separate-residual, "
-                              "library-scratchpad, no-buffer-reuse, se-inner-product, no-own-depthwise, "
+                              "library-scratchpad, no-buffer-reuse, reuse-buffers-with-threads, se-inner-product, no-own-depthwise, "
                               "no-gate-in-weights, no-fused-expand, fused-expand-all, no-own-pointwise, own-pointwise-all, "
                               "no-small-map-pointwise, no-fused-project, no-pixel-pairs, no-fused-classifier, "
                               "no-own-stem, no-own-classifier, kernels-avx512, kernels-avx2, kernels-portable)", item));
@@ -1188,6 +1193,7 @@ std::string lowering_switches(const NetworkOptions& o) {
   if (o.fuse_residual != d.fuse_residual) on.push_back("separate-residual");
   if (o.user_scratchpad != d.user_scratchpad) on.push_back("library-scratchpad");
   if (o.reuse_buffers != d.reuse_buffers) on.push_back("no-buffer-reuse");
+  if (o.fresh_buffers_with_threads != d.fresh_buffers_with_threads) on.push_back("reuse-buffers-with-threads");
   if (o.se_inner_product != d.se_inner_product) on.push_back("se-inner-product");
   if (o.own_depthwise != d.own_depthwise) on.push_back("no-own-depthwise");
   if (o.gate_in_weights != d.gate_in_weights) on.push_back("no-gate-in-weights");

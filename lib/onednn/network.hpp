@@ -34,6 +34,13 @@ struct NetworkOptions {
   std::uint64_t seed = 1;  ///< synthetic weights (weights.hpp)
   ActivationLayout layout = ActivationLayout::kBlocked;
   bool reuse_buffers = true;      ///< share activation buffers between tensors whose lives do not overlap
+  /// With more than one OpenMP thread, give every activation its own memory instead (reuse_buffers
+  /// then only applies to one thread): a reused buffer was last read by the other core, whose cached
+  /// copies each write must then invalidate one line at a time. Measured on a 2-core Zen 5 VM: a
+  /// 12 x 12 x 1632 depthwise step 92 -> 250 us once both cores had read its output buffer; B4 with 2
+  /// threads 4-5% faster without reuse, MobileNetV2 and B0 level, 1 thread 4% slower
+  /// (bench/PERFORMANCE_NOTES.md, nineteenth sitting). Switch reuse-buffers-with-threads.
+  bool fresh_buffers_with_threads = true;
   bool forbid_reference = false;  ///< throw when oneDNN picks a slow reference ("ref") kernel
   /// A graph that does not start with the stem (a unit of a network, units.hpp) gets its input
   /// tensor in the activation layout, as the unit's input is inside the network; set_input
@@ -127,7 +134,7 @@ constexpr int kOwnPointwiseAnyActivationMaxPixels = 8 * 8;
 constexpr std::int64_t kOwnPointwiseMaxSmallMapWeightBytes = std::int64_t{1} << 20;
 
 /// Applies a comma list of lowering switches ("no-inplace-scale", "separate-residual",
-/// "library-scratchpad", "no-buffer-reuse", "se-inner-product", "no-own-depthwise",
+/// "library-scratchpad", "no-buffer-reuse", "reuse-buffers-with-threads", "se-inner-product", "no-own-depthwise",
 /// "no-gate-in-weights", "no-fused-expand", "fused-expand-all", "no-own-pointwise", "own-pointwise-all",
 /// "no-small-map-pointwise", "no-fused-project", "no-pixel-pairs", "no-fused-classifier",
 /// "no-own-stem", "no-own-classifier", "kernels-avx512", "kernels-avx2", "kernels-portable") to `options`;
@@ -152,6 +159,10 @@ struct PrimitiveInfo {
   ProfileGroup group = ProfileGroup::kStem;
   std::int64_t macs = 0;   ///< multiply-adds implied by the primitive's own shapes (conv, inner product)
 };
+
+/// Whether a network built with `options` for `threads` OpenMP threads shares activation buffers
+/// between tensors whose lives do not overlap (reuse_buffers, fresh_buffers_with_threads).
+bool reuses_buffers(const NetworkOptions& options, int threads);
 
 /// A built network, ready to run. Build it with the OpenMP thread count it will run with (some
 /// oneDNN primitives fix their thread count when they are created): build and run it in the same
