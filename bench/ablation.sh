@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Ablation benchmark: each lowering choice switched off (or an alternative switched on), each round
 # timed right next to the default lowering, the variants in a random order.
-# usage: bench/ablation.sh [-r ROUNDS=3] [-m "b0 b4"] [-t THREADS=2] [-b BUILD_DIR]
-#   Models: bN (EfficientNet-BN) or mbv2 (MobileNetV2).
+# usage: bench/ablation.sh [-r ROUNDS=3] [-m "b0 b4"] [-t THREADS=2] [-v REGEX] [-b BUILD_DIR]
+#   Models: bN (EfficientNet-BN) or mbv2 (MobileNetV2). -v: only the variants whose name matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3; models="b0 b4"; threads=2; build=build
-while getopts "r:m:t:b:h" opt; do
+rounds=3; models="b0 b4"; threads=2; build=build; only=""
+while getopts "r:m:t:v:b:h" opt; do
   case $opt in
-    r) rounds=$OPTARG ;; m) models=$OPTARG ;; t) threads=$OPTARG ;; b) build=$OPTARG ;;
+    r) rounds=$OPTARG ;; m) models=$OPTARG ;; t) threads=$OPTARG ;; v) only=$OPTARG ;; b) build=$OPTARG ;;
     *) sed -n '2,6p' "$0"; exit 2 ;;
   esac
 done
@@ -41,6 +41,12 @@ variants=(
   "OMP_WAIT_POLICY=active||OMP_WAIT_POLICY=active"
   "OMP_PROC_BIND=close||OMP_PROC_BIND=close"
 )
+if [[ -n $only ]]; then
+  kept=("${variants[0]}")
+  for v in "${variants[@]:1}"; do [[ ${v%%|*} =~ $only ]] && kept+=("$v"); done
+  ((${#kept[@]} > 1)) || { echo "ablation: no variant matches '$only'" >&2; exit 2; }
+  variants=("${kept[@]}")
+fi
 source bench/common.sh
 # time_variant MODEL "NAME|ARGS|ENV": prints the variant's median latency in ms.
 time_variant() {
