@@ -38,8 +38,9 @@ struct NetworkOptions {
   /// then only applies to one thread): a reused buffer was last read by the other core, whose cached
   /// copies each write must then invalidate one line at a time. Measured on a 2-core Zen 5 VM: a
   /// 12 x 12 x 1632 depthwise step 92 -> 250 us once both cores had read its output buffer; with 2
-  /// threads B2-B4 3-4% faster without reuse, B0 and MobileNetV2 2%; with 1 thread no reuse was 4%
-  /// slower (bench/PERFORMANCE_NOTES.md, nineteenth sitting). Switch reuse-buffers-with-threads.
+  /// threads B4 3-5% faster without reuse (B0 and MobileNetV2 level to 2%, the runs disagreeing);
+  /// with 1 thread no reuse was 4% slower in one run (bench/PERFORMANCE_NOTES.md, nineteenth
+  /// sitting). Switch reuse-buffers-with-threads.
   bool fresh_buffers_with_threads = true;
   bool forbid_reference = false;  ///< throw when oneDNN picks a slow reference ("ref") kernel
   /// A graph that does not start with the stem (a unit of a network, units.hpp) gets its input
