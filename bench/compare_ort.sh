@@ -3,7 +3,8 @@
 # run and alternating, each round timing each model in both right after each other, which of the
 # two first drawn at random every time, so that drift of a shared machine falls on both alike
 # (with a fixed order, a drift within every round, such as the machine slowing after the peak's
-# matmul, would fall on one side only). Prints the median of the per-round medians and the ratio
+# matmul, would fall on one side only); with fewer threads than cores, both timings of a pair run
+# pinned to the same cores. Prints the median of the per-round medians and the ratio
 # effscale / ORT.
 #
 # usage: bench/compare_ort.sh [-r ROUNDS] [-m "b0:224 b2:260 b4:380 mbv2:224"] [-t "2 1"] [-b BUILD_DIR]
@@ -60,8 +61,24 @@ for m in $models; do
   macs[$name]=$("$bin" table $(baseline_args "$name") --models "$(model_name "$name")" --format csv |
                 awk -F, 'NR == 2 { print $6 }')
 done
+# With fewer threads than the machine has cores, both timings of a pair (and the peaks beside
+# effscale's) run on the same cores, drawn at random for each pair: the cores of a shared VM run
+# at different speeds, which trade places within minutes (a 2-core Zen 5 VM: MobileNetV2 with 1
+# thread 3.4 ms on one core and 4.6 on the other, and ten minutes later the other way round), and
+# an unpinned 1-thread process lands on either, so an unpinned pair could compare two cores.
+cores=$(nproc)
+pin=()
+can_pin=no
+if command -v taskset >/dev/null 2>&1; then can_pin=yes; else echo "compare_ort: taskset not found; timings not pinned to cores" >&2; fi
+# pin_for THREADS: sets pin (a taskset prefix, or nothing) to THREADS cores drawn at random.
+pin_for() {
+  pin=()
+  if [[ $can_pin == yes ]] && (($1 < cores)); then
+    pin=(taskset -c "$(shuf -i 0-$((cores - 1)) -n "$1" | sort -n | paste -sd,)")
+  fi
+}
 peak_now() {
-  "$bin" bench b0 --peak --threads "$1" --runs 3 --min-time 0 --warmup 1 --format csv |
+  "${pin[@]}" "$bin" bench b0 --peak --threads "$1" --runs 3 --min-time 0 --warmup 1 --format csv |
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "peak_fraction") f = i; if ($i == "gmacs_per_s") g = i } }
              NR == 2 { printf "%.1f", 2 * $g / $f }'
 }
@@ -69,7 +86,7 @@ peak_now() {
 # One model's latency in effscale (into ms) and in ORT (into line), for the loop's name, res and threads.
 time_ours() {
   # shellcheck disable=SC2046
-  ms=$("$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
+  ms=$("${pin[@]}" "$bin" bench $(baseline_args "$name") "$(model_name "$name")" --threads "$threads" --runs 30 --min-time 1 --format csv |
        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median_ms") c = i } NR == 2 { print $c }')
 }
 # time_ours between two peaks (into pk, their mean, and pk_pair, both).
@@ -80,7 +97,7 @@ time_ours_at_peak() {
   pk_pair="$before-$after"
 }
 time_peer() {
-  line=$(bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
+  line=$("${pin[@]}" bash "$anchor" "$(ort_name "$name")" "$res" "$threads" 30 2>/dev/null | grep median_ms= || true)
   line=${line#*median_ms=}
 }
 
@@ -92,6 +109,7 @@ for ((round = 1; round <= rounds; round++)); do
       name=${m%%:*}; res=${m##*:}
       key="$name $res $threads"
       line="" ms="" first=effscale
+      pin_for "$threads"
       if [[ $peer == yes ]] && ((RANDOM % 2)); then
         first=ORT; time_peer; time_ours_at_peak
       else
@@ -105,7 +123,7 @@ for ((round = 1; round <= rounds; round++)); do
         theirs[$key]+="${line%% *} "
         ratios[$key]+="$(awk -v a="$ms" -v b="${line%% *}" 'BEGIN { print a / b }') "
       fi
-      echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms} ($first first)" >&2
+      echo "round $round: $key effscale ${ms} ms${line:+, ORT ${line%% *} ms} ($first first${pin[*]:+, ${pin[*]}})" >&2
     done
   done
 done
@@ -128,7 +146,7 @@ for threads in $threads_list; do
     printf '%-6s %5s %8s %14.3f %10s %8s %19s %8s\n' "$name" "$res" "$threads" "$a" "$b" "$r" "$pr" "$p"
   done
 done
-echo "(medians of $rounds alternating rounds, each timing a model in effscale and ORT right after each other in random order; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
+echo "(medians of $rounds alternating rounds, each timing a model in effscale and ORT right after each other in random order, with fewer threads than the $cores cores both on the same cores drawn at random; ratio: of the medians; paired_ratio: median (min-max) of each round's effscale / ORT; effscale: 'effscale bench MODEL --threads T --runs 30 --min-time 1' (mbv2: '--baseline mobilenet-v2 base'); ORT: '$anchor efficientnet_bN|mobilenet_v2 RES T 30')"
 for threads in $threads_list; do
   echo "(float32 peak with $threads threads, 'effscale bench --peak' right before and after each effscale timing: $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | median) GFLOP/s median, $(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | sort -g | head -n 1)-$(tr ' ' '\n' <<<"${peaks[$threads]}" | grep . | sort -g | tail -n 1) range; of_peak: median over the rounds of 2 x MACs / effscale latency / the mean of the two peaks beside it)"
 done
