@@ -64,17 +64,34 @@ done
 # With fewer threads than the machine has cores, both timings of a pair (and the peaks beside
 # effscale's) run on the same cores, drawn at random for each pair: the cores of a shared VM run
 # at different speeds, which trade places within minutes (a 2-core Zen 5 VM: MobileNetV2 with 1
-# thread 3.4 ms on one core and 4.6 on the other, and ten minutes later the other way round), and
+# thread 3.4 ms on one core and 4.6 on the other, and a minute later the other way round), and
 # an unpinned 1-thread process lands on either, so an unpinned pair could compare two cores.
-cores=$(nproc)
+# The cores drawn from are those this script may run on (its own affinity, e.g. under taskset).
+cpus=()
+IFS=, read -ra spans <<<"$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status 2>/dev/null)"
+for span in "${spans[@]}"; do
+  if [[ $span =~ ^([0-9]+)-([0-9]+)$ ]]; then
+    for ((c = BASH_REMATCH[1]; c <= BASH_REMATCH[2]; c++)); do cpus+=("$c"); done
+  elif [[ $span =~ ^[0-9]+$ ]]; then
+    cpus+=("$span")
+  fi
+done
+cores=${#cpus[@]}
 pin=()
 can_pin=no
-if command -v taskset >/dev/null 2>&1; then can_pin=yes; else echo "compare_ort: taskset not found; timings not pinned to cores" >&2; fi
-# pin_for THREADS: sets pin (a taskset prefix, or nothing) to THREADS cores drawn at random.
+if ! command -v taskset >/dev/null 2>&1; then
+  echo "compare_ort: taskset not found; timings not pinned to cores" >&2
+elif ((cores == 0)); then
+  echo "compare_ort: no Cpus_allowed_list in /proc/self/status; timings not pinned to cores" >&2
+  cores=$(nproc)
+else
+  can_pin=yes
+fi
+# pin_for THREADS: sets pin (a taskset prefix, or nothing) to THREADS of the cores, drawn at random.
 pin_for() {
   pin=()
   if [[ $can_pin == yes ]] && (($1 < cores)); then
-    pin=(taskset -c "$(shuf -i 0-$((cores - 1)) -n "$1" | sort -n | paste -sd,)")
+    pin=(taskset -c "$(shuf -n "$1" -e "${cpus[@]}" | sort -n | paste -sd,)")
   fi
 }
 peak_now() {
